@@ -1,0 +1,331 @@
+"""The import, stage by stage: file → frame → validated invoices → resolved → plan → posted → workbook.
+
+Each stage is a plain function in its own module; this module only strings them together for the
+``run`` and ``validate`` commands, and knows nothing of click. The CLI passes in the interactive bits
+(how to confirm a plan, how to show progress) as callables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from importer import __version__
+from importer.client import CrmClient, RetryPolicy
+from importer.errors import CrmError, InputError
+from importer.journal import Journal, default_journal_path
+from importer.load import load_table
+from importer.mapping import load_mapping, map_columns
+from importer.models import Invoice, MappingConfig, Outcome, RunInfo, Status, Validation
+from importer.post import classify_existing, post_invoices
+from importer.resolve import resolve_invoices
+from importer.results import default_results_path, summary_counts, write_results
+from importer.validate import validate_table
+
+SANDBOX_TOKEN = "sandbox"
+
+# Given the number of invoices about to be posted, returns the callable told of each one posted.
+ProgressFactory = Callable[[int], Callable[[Invoice], None]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the rows come from and how to read them."""
+
+    file: Path
+    sheet: str | None = None
+    mapping: Path | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Which CRM, and how to reach it."""
+
+    url: str | None = None
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    sandbox: bool = False
+    allow_http: bool = False
+    ca_bundle: Path | None = None
+    concurrency: int = 8
+    rate: tuple[int, float] | None = (500, 10.0)
+    retries: int = 6
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    source: Source
+    connection: Connection
+    results: Path | None = None
+    journal: Path | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class Plan:
+    """What a run is about to do, shown to the user before anything is posted."""
+
+    crm_url: str
+    to_create: list[Invoice]
+    skipped: int
+    exists: int
+    invalid: int
+
+    @property
+    def lines(self) -> int:
+        return sum(len(invoice.lines) for invoice in self.to_create)
+
+    @property
+    def totals_by_currency(self) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = {}
+        for invoice in self.to_create:
+            currency = invoice.currency or "?"
+            totals[currency] = totals.get(currency, Decimal(0)) + (invoice.total or Decimal(0))
+        return dict(sorted(totals.items()))
+
+    def render(self) -> str:
+        lines = [
+            f"Plan for {self.crm_url}:",
+            f"  create   {len(self.to_create)} invoices with {self.lines} lines",
+        ]
+        lines += [f"           {amount:,.2f} {currency}" for currency, amount in self.totals_by_currency.items()]
+        lines += [
+            f"  skip     {self.skipped} already created by an earlier run of this import",
+            f"  exists   {self.exists} numbers already used in the CRM by other invoices (not posted)",
+            f"  invalid  {self.invalid} invoices with errors (not posted; see the results workbook)",
+        ]
+        return "\n".join(lines)
+
+
+@dataclass
+class Report:
+    """The outcome of a command: what the CLI prints and which exit code it returns."""
+
+    validation: Validation
+    run: RunInfo
+    results_path: Path | None = None
+    plan: Plan | None = None
+    interrupted: bool = False
+    crm_error: CrmError | None = None
+    requests_sent: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return summary_counts(self.validation.invoices)
+
+    @property
+    def orphan_rows(self) -> int:
+        """Rows that belong to no invoice (e.g. no invoice number) and carry an error."""
+        grouped = {row for invoice in self.validation.invoices for row in invoice.rows}
+        return len({e.row for e in self.validation.errors if e.row is not None and e.row not in grouped})
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        if self.crm_error is not None:
+            return self.crm_error.exit_code
+        ok = {Status.CREATED, Status.SKIPPED, Status.PLANNED}
+        if self.orphan_rows or any(invoice.status not in ok for invoice in self.validation.invoices):
+            return 1
+        return 0
+
+    def summary(self) -> dict[str, object]:
+        """The --json summary object."""
+        summary: dict[str, object] = dict(self.counts)
+        summary["results"] = str(self.results_path) if self.results_path else None
+        return summary
+
+
+# ── offline stages ──────────────────────────────────────────────────────────────────────────────
+
+
+def read_mapping(path: Path | None) -> MappingConfig:
+    return load_mapping(path) if path is not None else MappingConfig()
+
+
+def validate_source(source: Source) -> Validation:
+    """Load → map → parse → validate → group, with no network. Raises InputError for an unusable file."""
+    config = read_mapping(source.mapping)
+    raw = load_table(source.file, sheet=source.sheet, fmt=config.format)
+    table = map_columns(raw, config)
+    return validate_table(table, config.format)
+
+
+def new_run_info(validation: Validation, crm_url: str | None, *, dry_run: bool = False) -> RunInfo:
+    raw = validation.table.raw
+    return RunInfo(
+        source=raw.source,
+        sha256=raw.sha256,
+        crm_url=crm_url,
+        version=__version__,
+        started=datetime.now(UTC),
+        dry_run=dry_run,
+    )
+
+
+def finish(report: Report, results: Path | None) -> Report:
+    """Stamp the end time and write the results workbook (atomically) if a path is given."""
+    report.run.ended = datetime.now(UTC)
+    if results is not None:
+        report.results_path = write_results(results, report.validation, report.run)
+    return report
+
+
+def validate_command(source: Source, results: Path | None = None) -> Report:
+    """The ``validate`` command: offline checks, and a workbook if asked for."""
+    validation = validate_source(source)
+    report = Report(validation=validation, run=new_run_info(validation, None))
+    return finish(report, results)
+
+
+# ── online stages ───────────────────────────────────────────────────────────────────────────────
+
+
+def make_plan(crm_url: str, invoices: list[Invoice]) -> Plan:
+    return Plan(
+        crm_url=crm_url,
+        to_create=[i for i in invoices if i.is_valid and i.outcome is None],
+        skipped=sum(1 for i in invoices if i.status is Status.SKIPPED),
+        exists=sum(1 for i in invoices if i.status is Status.EXISTS),
+        invalid=sum(1 for i in invoices if i.status is Status.INVALID),
+    )
+
+
+def mark(invoices: list[Invoice], status: Status, message: str = "") -> None:
+    """Give every valid invoice without an outcome yet the given status."""
+    for invoice in invoices:
+        if invoice.is_valid and invoice.outcome is None:
+            invoice.outcome = Outcome(status=status, message=message)
+
+
+@contextlib.contextmanager
+def sigint_sets(stop: asyncio.Event) -> Iterator[None]:
+    """While active, Ctrl-C sets ``stop`` (finish in-flight work) instead of raising KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def import_online(
+    options: RunOptions,
+    validation: Validation,
+    report: Report,
+    crm_url: str,
+    token: str | None,
+    *,
+    confirm: Callable[[Plan], bool],
+    progress: ProgressFactory | None,
+    log: Callable[[str], None] | None,
+) -> None:
+    """Resolve → classify → plan → confirm → post. Sets outcomes on the invoices in ``validation``."""
+    conn = options.connection
+    stop = asyncio.Event()
+    journal_path = options.journal or default_journal_path(crm_url)
+    client = CrmClient(
+        crm_url,
+        token=token,
+        user=conn.user,
+        password=conn.password,
+        concurrency=conn.concurrency,
+        rate=conn.rate,
+        retry=RetryPolicy(attempts=conn.retries),
+        timeout=conn.timeout,
+        verify=str(conn.ca_bundle) if conn.ca_bundle else True,
+        allow_http=conn.allow_http,
+        log=log,
+    )
+    valid = [invoice for invoice in validation.invoices if invoice.is_valid]
+    with Journal.open(journal_path, crm_url) as journal, sigint_sets(stop):
+        try:
+            async with client:
+                await client.check_access()
+                if valid:
+                    await resolve_invoices(valid, client)
+                    await classify_existing(validation.invoices, client, journal)
+                plan = make_plan(crm_url, validation.invoices)
+                report.plan = plan
+                if stop.is_set():
+                    report.interrupted = True
+                elif options.dry_run:
+                    mark(validation.invoices, Status.PLANNED)
+                elif plan.to_create and not confirm(plan):
+                    report.notes.append("Nothing was posted: the plan was not confirmed.")
+                elif plan.to_create:
+                    on_posted = progress(len(plan.to_create)) if progress else None
+                    await post_invoices(validation.invoices, client, journal, stop=stop, progress=on_posted)
+                    report.interrupted = stop.is_set()
+        finally:
+            report.requests_sent = client.requests_sent
+            mark(validation.invoices, Status.PENDING)
+
+
+@contextlib.contextmanager
+def crm_endpoint(conn: Connection) -> Iterator[tuple[str, str | None]]:
+    """The CRM URL and token to use: the given ones, or a seeded sandbox started in-process."""
+    if not conn.sandbox:
+        if not conn.url:
+            raise InputError("No CRM given: pass --url (or set ONLYOFFICE_URL), or --sandbox to rehearse locally.")
+        yield conn.url, conn.token
+        return
+    from importer.sandbox import SandboxConfig, SandboxServer
+
+    with SandboxServer(SandboxConfig(port=0, token=SANDBOX_TOKEN, seed=True)) as server:
+        yield server.url, SANDBOX_TOKEN
+
+
+def run_command(
+    options: RunOptions,
+    *,
+    confirm: Callable[[Plan], bool],
+    progress: ProgressFactory | None = None,
+    log: Callable[[str], None] | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> Report:
+    """The ``run`` command. Input problems raise InputError (exit 2) before anything is sent."""
+    validation = validate_source(options.source)
+    results = options.results or default_results_path(options.source.file)
+    with crm_endpoint(options.connection) as (crm_url, token), _sandbox_journal(options) as journal:
+        if options.connection.sandbox and announce:
+            announce(f"Rehearsing against a seeded sandbox CRM at {crm_url} (discarded after the run).")
+        report = Report(validation=validation, run=new_run_info(validation, crm_url, dry_run=options.dry_run))
+        run_options = RunOptions(options.source, options.connection, results, journal, options.dry_run)
+        try:
+            asyncio.run(
+                import_online(
+                    run_options, validation, report, crm_url, token, confirm=confirm, progress=progress, log=log
+                )
+            )
+        except CrmError as exc:
+            report.crm_error = exc
+            mark(validation.invoices, Status.PENDING)
+        return finish(report, results)
+
+
+@contextlib.contextmanager
+def _sandbox_journal(options: RunOptions) -> Iterator[Path | None]:
+    """A throw-away journal for a throw-away sandbox (unless --journal names one)."""
+    if options.journal is not None or not options.connection.sandbox:
+        yield options.journal
+        return
+    with tempfile.TemporaryDirectory(prefix="invoice-import-sandbox-") as folder:
+        yield Path(folder) / "journal.sqlite"
