@@ -1,0 +1,848 @@
+"""Pre-flight: resolve every reference of the valid invoices against the CRM, before anything is posted.
+
+Finance users write customers as an ID, an e-mail or a display name, products as an ID, a SKU or a title,
+taxes as an ID or a name. The CRM wants IDs and answers nearly every mistake with the same useless 400, so
+this stage looks every distinct value up once (concurrently, paging where needed), fills in IDs, tax rates,
+catalogue prices and the default terms, checks currency, language, deal and addresses, and computes the
+total the CRM will compute. Every problem becomes a :class:`CellError` on its invoice.
+
+Matching rules (the same whichever way the records were fetched):
+
+* contact, consignee: all digits → the contact with that ID, else a contact with that exact display
+  name; containing ``@`` → the contacts having that e-mail address, regardless of case; otherwise the
+  contacts whose display name is exactly the value (after trimming).
+* item: all digits without a leading zero → ID, then SKU, then title; all digits with a leading zero
+  (``00731`` is a SKU, not ID 731) → SKU, then ID, then title; otherwise SKU, then title. SKUs and titles
+  match exactly. The first rule that finds anything decides; several records found by it is ambiguous.
+* tax: all digits → ID, then name; otherwise the exact name.
+
+Where nothing matches, a case-insensitive near match is offered as "did you mean".
+
+Request economy: for contacts and items the stage either lists every record in pages of 1000 or looks
+each distinct value up on its own, whichever costs fewer requests (the first page of the listing tells
+the total and is kept). Taxes, currencies and invoice settings are one request each, fetched only when
+some invoice needs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol, TypeVar
+
+from importer.crm_constants import LANGUAGE_BY_KEY, LANGUAGES
+from importer.errors import CrmRequestError
+from importer.models import CellError, Invoice, Line
+from importer.totals import invoice_cost
+
+PAGE_SIZE = 1000
+MAX_ID = 2**31 - 1
+MAX_CANDIDATES_SHOWN = 10
+
+INFO_TYPE_EMAIL = 1
+INFO_TYPE_ADDRESS = 7
+CATEGORY_POSTAL = 1
+CATEGORY_BILLING = 3
+_INFO_TYPES = {"phone": 0, "email": 1, "website": 2, "skype": 3, "twitter": 4, "linkedin": 5,
+               "facebook": 6, "address": 7}
+_ADDRESS_CATEGORIES = {"home": 0, "postal": 1, "office": 2, "billing": 3, "other": 4, "work": 5}
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class CrmReader(Protocol):
+    """What this stage needs of importer.client.CrmClient."""
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+    async def get_page(
+        self, path: str, params: Mapping[str, Any] | None = None, *, count: int, start: int = 0
+    ) -> tuple[list[Any], int | None]: ...
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    id: int
+    name: str
+    emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    id: int
+    title: str
+    sku: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class TaxRecord:
+    id: int
+    name: str
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class InfoRow:
+    """One contact-info row of ``contact/{id}/data``."""
+
+    id: int
+    info_type: int
+    category: int
+
+
+@dataclass(frozen=True)
+class Deal:
+    id: int
+    title: str
+    members: frozenset[int]
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def _enum(value: Any, names: Mapping[str, int]) -> int:
+    """An enum sent as its number or its name."""
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        return names.get(value.strip().casefold(), -1)
+    return _int(value) if value is not None else -1
+
+
+def contact_record(data: Mapping[str, Any]) -> ContactRecord:
+    """A contact as the API returns it (``displayName``, ``commonData`` with the e-mails)."""
+    name = _text(data.get("displayName")).strip()
+    if not name:
+        name = _text(data.get("companyName")) or " ".join(
+            _text(data.get(key)) for key in ("firstName", "lastName") if data.get(key)
+        )
+    emails = tuple(
+        _text(info.get("data")).strip()
+        for info in data.get("commonData") or ()
+        if isinstance(info, Mapping) and _enum(info.get("infoType"), _INFO_TYPES) == INFO_TYPE_EMAIL
+    )
+    return ContactRecord(id=_int(data.get("id")), name=name.strip(), emails=emails)
+
+
+def item_record(data: Mapping[str, Any]) -> ItemRecord:
+    return ItemRecord(
+        id=_int(data.get("id")),
+        title=_text(data.get("title")),
+        sku=_text(data.get("stockKeepingUnit")),
+        price=_decimal(data.get("price")),
+    )
+
+
+def tax_record(data: Mapping[str, Any]) -> TaxRecord:
+    return TaxRecord(id=_int(data.get("id")), name=_text(data.get("name")), rate=_decimal(data.get("rate")))
+
+
+def info_row(data: Mapping[str, Any]) -> InfoRow:
+    return InfoRow(
+        id=_int(data.get("id")),
+        info_type=_enum(data.get("infoType"), _INFO_TYPES),
+        category=_enum(data.get("category"), _ADDRESS_CATEGORIES),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    name: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        extra = f", {self.detail}" if self.detail else ""
+        return f"{self.name} (ID {self.id}{extra})"
+
+
+@dataclass(frozen=True)
+class Match:
+    """What one value written in the file resolved to: exactly one candidate is a success."""
+
+    value: str
+    found: tuple[Candidate, ...] = ()
+    suggestion: str | None = None  # a case-insensitive near match, when nothing matched exactly
+    note: str | None = None  # why nothing could be found, when known (e.g. a private contact)
+
+    @property
+    def id(self) -> int | None:
+        return self.found[0].id if len(self.found) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.found) > 1
+
+
+R = TypeVar("R", ContactRecord, ItemRecord, TaxRecord)
+Rule = Callable[[R], bool]
+
+
+def id_of(value: str) -> int | None:
+    """The record ID a value can stand for: all ASCII digits, > 0 and in range; else None."""
+    if not _DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+def has_leading_zero(value: str) -> bool:
+    return bool(_DIGITS.fullmatch(value)) and len(value) > 1 and value.startswith("0")
+
+
+def _unique(records: Iterable[R]) -> list[R]:
+    seen: dict[int, R] = {}
+    for record in records:
+        seen.setdefault(record.id, record)
+    return list(seen.values())
+
+
+def _first_rule_that_matches(records: Sequence[R], rules: Sequence[Rule[R]]) -> list[R]:
+    for rule in rules:
+        found = [record for record in records if rule(record)]
+        if found:
+            return found
+    return []
+
+
+def _near(value: str, names: Iterable[str]) -> str | None:
+    key = value.casefold()
+    return next((name for name in names if name and name != value and name.casefold() == key), None)
+
+
+def match_contact(value: str, contacts: Iterable[ContactRecord]) -> Match:
+    """Resolve a contact written as an ID, an e-mail (any case) or an exact display name."""
+    value = value.strip()
+    records = _unique(contacts)
+    number = id_of(value)
+    rules: list[Rule[ContactRecord]]
+    if "@" in value:
+        email = value.casefold()
+        rules = [lambda c: any(e.casefold() == email for e in c.emails)]
+    else:
+        rules = [lambda c: c.name == value]
+        if number is not None:
+            rules.insert(0, lambda c: c.id == number)
+    found = _first_rule_that_matches(records, rules)
+    candidates = tuple(Candidate(c.id, c.name) for c in sorted(found, key=lambda c: c.id))
+    suggestion = None if found or "@" in value else _near(value, (c.name for c in records))
+    return Match(value, candidates, suggestion)
+
+
+def match_item(value: str, items: Iterable[ItemRecord]) -> Match:
+    """Resolve an item written as an ID, a SKU or an exact title (see the module doc for the order)."""
+    value = value.strip()
+    records = _unique(items)
+    number = id_of(value)
+    by_id: Rule[ItemRecord] = lambda i: i.id == number  # noqa: E731
+    by_sku: Rule[ItemRecord] = lambda i: i.sku == value  # noqa: E731
+    by_title: Rule[ItemRecord] = lambda i: i.title == value  # noqa: E731
+    if number is None:
+        rules = [by_sku, by_title]
+    elif has_leading_zero(value):
+        rules = [by_sku, by_id, by_title]
+    else:
+        rules = [by_id, by_sku, by_title]
+    found = _first_rule_that_matches(records, rules)
+    candidates = tuple(
+        Candidate(i.id, i.title, f"SKU {i.sku}" if i.sku else "") for i in sorted(found, key=lambda i: i.id)
+    )
+    suggestion = None
+    if not found:
+        suggestion = _near(value, (i.sku for i in records)) or _near(value, (i.title for i in records))
+    return Match(value, candidates, suggestion)
+
+
+def match_tax(value: str, taxes: Iterable[TaxRecord]) -> Match:
+    """Resolve a tax written as an ID or its exact name."""
+    value = value.strip()
+    records = _unique(taxes)
+    number = id_of(value)
+    rules: list[Rule[TaxRecord]] = [lambda t: t.name == value]
+    if number is not None:
+        rules.insert(0, lambda t: t.id == number)
+    found = _first_rule_that_matches(records, rules)
+    candidates = tuple(Candidate(t.id, t.name) for t in sorted(found, key=lambda t: t.id))
+    suggestion = None if found else _near(value, (t.name for t in records))
+    return Match(value, candidates, suggestion)
+
+
+def contact_key(value: str) -> str:
+    """Cache key of a contact value: e-mails regardless of case, the rest as written (trimmed)."""
+    value = value.strip()
+    return value.casefold() if "@" in value else value
+
+
+# ---------------------------------------------------------------------------------------------- the caches
+
+
+@dataclass
+class ReferenceData:
+    """What the pre-flight learnt from the CRM: the caches, the strategy per kind and the requests sent."""
+
+    contacts: dict[str, Match] = field(default_factory=dict)  # contact_key(value) -> match
+    items: dict[str, Match] = field(default_factory=dict)  # trimmed value -> match
+    taxes: dict[str, Match] = field(default_factory=dict)  # trimmed value -> match
+    contact_records: dict[int, ContactRecord] = field(default_factory=dict)
+    item_records: dict[int, ItemRecord] = field(default_factory=dict)
+    tax_records: dict[int, TaxRecord] = field(default_factory=dict)
+    currencies: frozenset[str] | None = None  # None: not fetched
+    default_terms: str | None = None
+    settings_loaded: bool = False
+    contact_info: dict[int, tuple[InfoRow, ...]] = field(default_factory=dict)
+    deals: dict[int, Deal | None] = field(default_factory=dict)  # None: no such deal
+    strategy: dict[str, str] = field(default_factory=dict)  # "contacts"/"items" -> "listed" | "individual"
+    requests: Counter[str] = field(default_factory=Counter)  # requests sent per kind
+
+    @property
+    def requests_sent(self) -> int:
+        return sum(self.requests.values())
+
+    def contact(self, value: str) -> Match | None:
+        return self.contacts.get(contact_key(value))
+
+    def item(self, value: str) -> Match | None:
+        return self.items.get(value.strip())
+
+    def tax(self, value: str) -> Match | None:
+        return self.taxes.get(value.strip())
+
+
+class _Fetcher:
+    """The client, counting requests per kind into the ReferenceData."""
+
+    def __init__(self, client: CrmReader, refs: ReferenceData) -> None:
+        self.client = client
+        self.refs = refs
+
+    async def get(self, kind: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        self.refs.requests[kind] += 1
+        return await self.client.get(path, params)
+
+    async def get_or_none(self, kind: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The response, or None when the record does not exist (404)."""
+        try:
+            return await self.get(kind, path, params)
+        except CrmRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def page(
+        self, kind: str, path: str, params: Mapping[str, Any] | None, start: int
+    ) -> tuple[list[Any], int | None]:
+        self.refs.requests[kind] += 1
+        return await self.client.get_page(path, params, count=PAGE_SIZE, start=start)
+
+    async def rest(
+        self, kind: str, path: str, params: Mapping[str, Any] | None, first: list[Any], total: int | None
+    ) -> list[Any]:
+        """Every page after ``first``: concurrently when the total is known, else until a short page."""
+        records = list(first)
+        if total is not None:
+            starts = range(len(first), total, PAGE_SIZE) if first else []
+            pages = await asyncio.gather(*(self.page(kind, path, params, start) for start in starts))
+            for page, _ in pages:
+                records.extend(page)
+            return records
+        page = first
+        while len(page) >= PAGE_SIZE:
+            page, _ = await self.page(kind, path, params, len(records))
+            records.extend(page)
+        return records
+
+    async def all_pages(self, kind: str, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        first, total = await self.page(kind, path, params, 0)
+        return await self.rest(kind, path, params, first, total)
+
+    async def listing_if_cheaper(self, kind: str, path: str, lookups: int) -> list[Any] | None:
+        """All records of ``path`` when listing them costs no more requests than ``lookups`` single
+        look-ups; else None. The first page doubles as the probe of the total."""
+        if lookups < 2:
+            return None
+        first, total = await self.page(kind, path, None, 0)
+        if total is None or total <= len(first):
+            return await self.rest(kind, path, None, first, total)
+        remaining = math.ceil((total - len(first)) / PAGE_SIZE)
+        if remaining > lookups:
+            return None
+        return await self.rest(kind, path, None, first, total)
+
+
+# ---------------------------------------------------------------------------------------------- look-ups
+
+
+def _as_list(response: Any) -> list[Mapping[str, Any]]:
+    if isinstance(response, list):
+        return [r for r in response if isinstance(r, Mapping)]
+    return [response] if isinstance(response, Mapping) else []
+
+
+async def _contacts_for(fetch: _Fetcher, value: str) -> tuple[list[ContactRecord], str | None]:
+    """The contacts that may match one value, with a note when the CRM hides the record."""
+    number = id_of(value)
+    if "@" in value:
+        found = await fetch.get("contacts", "contact/bycontactinfo", {"infoType": "Email", "data": value})
+        return [contact_record(c) for c in _as_list(found)], None
+    if number is not None:
+        try:
+            one = await fetch.get_or_none("contacts", f"contact/{number}")
+        except CrmRequestError as exc:
+            if exc.status != 403:
+                raise
+            return [], f"The CRM contact {number} is private: ask its owner to share it with you"
+        if one is not None:
+            return [contact_record(c) for c in _as_list(one)], None
+    found = await fetch.all_pages("contacts", "contact/filter", {"filterValue": value})
+    return [contact_record(c) for c in _as_list(found)], None
+
+
+async def _items_for(fetch: _Fetcher, value: str) -> list[ItemRecord]:
+    """The items that may match one value, fetched in the order of the matching rules."""
+    number = id_of(value)
+    records: list[ItemRecord] = []
+    if number is not None and not has_leading_zero(value):
+        one = await fetch.get_or_none("items", f"invoiceitem/{number}")
+        if one is not None:
+            return [item_record(i) for i in _as_list(one)]
+    found = await fetch.all_pages("items", "invoiceitem/filter", {"filterValue": value})
+    records = [item_record(i) for i in _as_list(found)]
+    if number is not None and has_leading_zero(value) and not any(i.sku == value for i in records):
+        one = await fetch.get_or_none("items", f"invoiceitem/{number}")
+        records.extend(item_record(i) for i in _as_list(one))
+    return records
+
+
+async def _resolve_contacts(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:
+    keys = {contact_key(v): v.strip() for v in values}
+    listing = await fetch.listing_if_cheaper("contacts", "contact/filter", len(keys))
+    if listing is not None:
+        refs.strategy["contacts"] = "listed"
+        records = [contact_record(c) for c in _as_list(listing)]
+        refs.contact_records.update((c.id, c) for c in records)
+        for key, value in keys.items():
+            refs.contacts[key] = match_contact(value, records)
+        return
+    refs.strategy["contacts"] = "individual"
+
+    async def one(key: str, value: str) -> None:
+        records, note = await _contacts_for(fetch, value)
+        refs.contact_records.update((c.id, c) for c in records)
+        match = match_contact(value, records)
+        refs.contacts[key] = Match(value, match.found, match.suggestion, note) if note else match
+
+    await asyncio.gather(*(one(k, v) for k, v in keys.items()))
+
+
+async def _resolve_items(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:
+    listing = await fetch.listing_if_cheaper("items", "invoiceitem/filter", len(values))
+    if listing is not None:
+        refs.strategy["items"] = "listed"
+        records = [item_record(i) for i in _as_list(listing)]
+        refs.item_records.update((i.id, i) for i in records)
+        for value in values:
+            refs.items[value] = match_item(value, records)
+        return
+    refs.strategy["items"] = "individual"
+
+    async def one(value: str) -> None:
+        records = await _items_for(fetch, value)
+        refs.item_records.update((i.id, i) for i in records)
+        refs.items[value] = match_item(value, records)
+
+    await asyncio.gather(*(one(v) for v in values))
+
+
+async def _resolve_taxes(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:
+    records = [tax_record(t) for t in _as_list(await fetch.get("taxes", "invoice/tax"))]
+    refs.tax_records.update((t.id, t) for t in records)
+    for value in values:
+        refs.taxes[value] = match_tax(value, records)
+
+
+async def _load_currencies(fetch: _Fetcher, refs: ReferenceData) -> None:
+    response = await fetch.get("currencies", "settings/currency")
+    refs.currencies = frozenset(_text(c.get("abbreviation")).upper() for c in _as_list(response))
+
+
+async def _load_settings(fetch: _Fetcher, refs: ReferenceData) -> None:
+    settings = await fetch.get("settings", "invoice/settings")
+    terms = _text(settings.get("terms")).strip() if isinstance(settings, Mapping) else ""
+    refs.default_terms = terms or None
+    refs.settings_loaded = True
+
+
+async def _load_deal_members(fetch: _Fetcher, refs: ReferenceData, deal_id: int) -> None:
+    members = await fetch.get_or_none("deals", f"opportunity/{deal_id}/contact")
+    if members is None:
+        refs.deals[deal_id] = None
+        return
+    ids = frozenset(_int(c.get("id")) for c in _as_list(members))
+    refs.deals[deal_id] = Deal(deal_id, "", ids)
+
+
+async def _load_deal_title(fetch: _Fetcher, refs: ReferenceData, deal_id: int) -> None:
+    """Confirm a deal exists and learn its title (only asked when a membership check failed)."""
+    deal = await fetch.get_or_none("deals", f"opportunity/{deal_id}")
+    known = refs.deals.get(deal_id)
+    if deal is None or not isinstance(deal, Mapping):
+        refs.deals[deal_id] = None
+    elif known is not None:
+        refs.deals[deal_id] = Deal(deal_id, _text(deal.get("title")), known.members)
+
+
+async def _load_contact_info(fetch: _Fetcher, refs: ReferenceData, contact_id: int) -> None:
+    rows = await fetch.get_or_none("addresses", f"contact/{contact_id}/data")
+    refs.contact_info[contact_id] = tuple(info_row(r) for r in _as_list(rows))
+
+
+# ---------------------------------------------------------------------------------------------- the stage
+
+
+@dataclass
+class _Wanted:
+    contacts: set[str] = field(default_factory=set)
+    items: set[str] = field(default_factory=set)
+    taxes: set[str] = field(default_factory=set)
+    deals: set[int] = field(default_factory=set)
+    currencies: bool = False
+    settings: bool = False
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not str(value).strip()
+
+
+def _wanted(invoices: Iterable[Invoice]) -> _Wanted:
+    wanted = _Wanted()
+    for invoice in invoices:
+        for value in (invoice.contact, invoice.consignee):
+            if not _blank(value):
+                wanted.contacts.add(str(value).strip())
+        for line in invoice.lines:
+            if not _blank(line.item):
+                wanted.items.add(line.item.strip())
+            for tax in (line.tax1, line.tax2):
+                if not _blank(tax):
+                    wanted.taxes.add(str(tax).strip())
+        if invoice.deal_id:
+            wanted.deals.add(invoice.deal_id)
+        wanted.currencies |= not _blank(invoice.currency)
+        wanted.settings |= _blank(invoice.terms)
+    return wanted
+
+
+async def resolve_invoices(invoices: list[Invoice], client: CrmReader) -> ReferenceData:
+    """Resolve the references of every invoice without errors so far; see the module doc.
+
+    Sets ``contact_id``/``consignee_id`` (None when blank), each line's ``item_id``, tax IDs and rates,
+    blank prices from the catalogue, blank terms from the CRM's default, ``currency`` upper-cased,
+    ``language`` in its canonical spelling and ``total``; appends a CellError for every problem.
+    Invoices that already carry errors are left alone. Raises CrmRequestError only for failures other
+    than "not found" (the caller decides what an unreachable CRM means).
+    """
+    refs = ReferenceData()
+    fetch = _Fetcher(client, refs)
+    valid = [invoice for invoice in invoices if invoice.is_valid]
+    wanted = _wanted(valid)
+    first: list[Awaitable[None]] = []
+    if wanted.contacts:
+        first.append(_resolve_contacts(fetch, refs, wanted.contacts))
+    if wanted.items:
+        first.append(_resolve_items(fetch, refs, wanted.items))
+    if wanted.taxes:
+        first.append(_resolve_taxes(fetch, refs, wanted.taxes))
+    if wanted.currencies:
+        first.append(_load_currencies(fetch, refs))
+    if wanted.settings:
+        first.append(_load_settings(fetch, refs))
+    first.extend(_load_deal_members(fetch, refs, deal) for deal in sorted(wanted.deals))
+    await asyncio.gather(*first)
+
+    for invoice in valid:
+        _resolve_ids(invoice, refs)
+    second: list[Awaitable[None]] = [
+        _load_contact_info(fetch, refs, contact_id) for contact_id in sorted(_contacts_needing_info(valid))
+    ]
+    not_joined = sorted(_deals_not_joined(valid, refs))
+    second.extend(_load_deal_title(fetch, refs, deal_id) for deal_id in not_joined)
+    await asyncio.gather(*second)
+
+    for invoice in valid:
+        _check_invoice(invoice, refs)
+    return refs
+
+
+def _contacts_needing_info(invoices: Iterable[Invoice]) -> set[int]:
+    needed: set[int] = set()
+    for invoice in invoices:
+        if invoice.billing_address_id and invoice.contact_id:
+            needed.add(invoice.contact_id)
+        if invoice.delivery_address_id and invoice.consignee_id:
+            needed.add(invoice.consignee_id)
+    return needed
+
+
+def _deals_not_joined(invoices: Iterable[Invoice], refs: ReferenceData) -> set[int]:
+    failing: set[int] = set()
+    for invoice in invoices:
+        deal = refs.deals.get(invoice.deal_id or 0)
+        if deal is not None and invoice.contact_id and invoice.contact_id not in deal.members:
+            failing.add(deal.id)
+    return failing
+
+
+# ---------------------------------------------------------------------------------------------- per invoice
+
+
+def _first_row(invoice: Invoice) -> int | None:
+    return invoice.rows[0] if invoice.rows else None
+
+
+def _candidates_text(found: Sequence[Candidate]) -> str:
+    shown = ", ".join(str(c) for c in found[:MAX_CANDIDATES_SHOWN])
+    more = len(found) - MAX_CANDIDATES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _unknown_message(kind: str, match: Match) -> str:
+    value = match.value
+    if match.note:
+        return match.note
+    if kind == "contact":
+        if "@" in value:
+            text = f"No contact in the CRM has the e-mail address '{value}'"
+        elif id_of(value) is not None:
+            text = f"No contact in the CRM has the ID or the name '{value}'"
+        else:
+            text = f"No contact in the CRM is named exactly '{value}'"
+    elif kind == "item":
+        text = f"No product in the CRM has the ID, SKU or title '{value}'"
+    else:
+        text = f"No tax in the CRM has the ID or the name '{value}'"
+    return f"{text}; did you mean '{match.suggestion}'?" if match.suggestion else text
+
+
+_AMBIGUOUS_HINT = {
+    "contact": "write the contact's ID or e-mail address instead",
+    "item": "write the product's SKU or ID instead",
+    "tax": "write the tax's ID instead",
+}
+_KIND_PLURAL = {"contact": "contacts", "item": "products", "tax": "taxes"}
+
+
+def reference_error(kind: str, match: Match, row: int | None, column: str, written: str) -> CellError | None:
+    """The error for a value that did not resolve to exactly one record, else None."""
+    if match.id is not None:
+        return None
+    if match.ambiguous:
+        message = (
+            f"'{match.value}' matches {len(match.found)} {_KIND_PLURAL[kind]} in the CRM: "
+            f"{_candidates_text(match.found)}; {_AMBIGUOUS_HINT[kind]}"
+        )
+        return CellError(message, row=row, column=column, value=written, code="ambiguous_reference")
+    return CellError(_unknown_message(kind, match), row=row, column=column, value=written,
+                     code="unknown_reference")
+
+
+def _resolve_ids(invoice: Invoice, refs: ReferenceData) -> None:
+    """Contact, consignee, items and taxes: set the IDs, rates and catalogue prices, or add errors."""
+    row = _first_row(invoice)
+    invoice.contact_id = _resolve_contact(invoice, refs, "contact", invoice.contact, row)
+    invoice.consignee_id = _resolve_contact(invoice, refs, "consignee", invoice.consignee, row)
+    for line in invoice.lines:
+        _resolve_line(invoice, line, refs)
+
+
+def _resolve_contact(
+    invoice: Invoice, refs: ReferenceData, column: str, written: str | None, row: int | None
+) -> int | None:
+    if _blank(written):
+        return None
+    match = refs.contact(str(written))
+    if match is None:  # not looked up (cannot happen for a valid invoice)
+        return None
+    error = reference_error("contact", match, row, column, str(written))
+    if error is not None:
+        invoice.errors.append(error)
+    return match.id
+
+
+def _resolve_line(invoice: Invoice, line: Line, refs: ReferenceData) -> None:
+    match = refs.item(line.item) if not _blank(line.item) else None
+    if match is not None:
+        error = reference_error("item", match, line.row, "item", line.item)
+        if error is not None:
+            invoice.errors.append(error)
+        line.item_id = match.id
+        if match.id is not None and line.price is None:
+            line.price = refs.item_records[match.id].price
+    for column, written in (("tax1", line.tax1), ("tax2", line.tax2)):
+        tax_id, rate = _resolve_tax(invoice, refs, line.row, column, written)
+        if column == "tax1":
+            line.tax1_id, line.tax1_rate = tax_id, rate
+        else:
+            line.tax2_id, line.tax2_rate = tax_id, rate
+
+
+def _resolve_tax(
+    invoice: Invoice, refs: ReferenceData, row: int, column: str, written: str | None
+) -> tuple[int, Decimal | None]:
+    if _blank(written):
+        return 0, None
+    match = refs.tax(str(written))
+    if match is None:
+        return 0, None
+    error = reference_error("tax", match, row, column, str(written))
+    if error is not None:
+        if not match.suggestion and not match.ambiguous and refs.tax_records:
+            names = ", ".join(t.name for t in sorted(refs.tax_records.values(), key=lambda t: t.id))
+            error = CellError(f"{error.message}; the CRM's taxes are: {names}", row=error.row,
+                              column=error.column, value=error.value, code=error.code)
+        invoice.errors.append(error)
+        return 0, None
+    assert match.id is not None
+    return match.id, refs.tax_records[match.id].rate
+
+
+def _check_invoice(invoice: Invoice, refs: ReferenceData) -> None:
+    """Everything else the CRM would refuse, then the total."""
+    for check in (_check_currency, _check_language, _check_terms, _check_deal, _check_addresses):
+        invoice.errors.extend(check(invoice, refs))
+    _compute_total(invoice)
+
+
+def _error(invoice: Invoice, message: str, column: str, value: Any, code: str) -> CellError:
+    written = "" if value is None else str(value)
+    return CellError(message, row=_first_row(invoice), column=column, value=written, code=code)
+
+
+def _check_currency(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+    if _blank(invoice.currency) or refs.currencies is None:
+        return []
+    code = str(invoice.currency).strip().upper()
+    if code in refs.currencies:
+        invoice.currency = code
+        return []
+    message = f"'{invoice.currency}' is not a currency of the CRM; write an ISO code such as EUR, USD or GBP"
+    return [_error(invoice, message, "currency", invoice.currency, "currency")]
+
+
+def _check_language(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+    written = (invoice.language or "").strip()
+    canonical = LANGUAGE_BY_KEY.get(written.casefold())
+    if canonical is not None:
+        invoice.language = canonical
+        return []
+    examples = ", ".join(LANGUAGES[:5])
+    message = f"'{written}' is not a language the CRM offers; write a culture name such as {examples}"
+    return [_error(invoice, message, "language", invoice.language, "language")]
+
+
+def _check_terms(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+    if not _blank(invoice.terms):
+        return []
+    if refs.default_terms:
+        invoice.terms = refs.default_terms
+        return []
+    message = "The terms are blank and the CRM has no default invoice terms: fill in the terms column"
+    return [_error(invoice, message, "terms", "", "terms")]
+
+
+def _check_deal(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+    if not invoice.deal_id:
+        return []
+    deal = refs.deals.get(invoice.deal_id)
+    if deal is None:
+        message = f"No deal with ID {invoice.deal_id} in the CRM"
+        return [_error(invoice, message, "deal_id", invoice.deal_id, "deal")]
+    if invoice.contact_id is None or invoice.contact_id in deal.members:
+        return []
+    title = f" ('{deal.title}')" if deal.title else ""
+    message = (
+        f"The contact '{invoice.contact}' is not a member of deal {deal.id}{title}: "
+        "add the contact to the deal in the CRM or clear the deal"
+    )
+    return [_error(invoice, message, "deal_id", invoice.deal_id, "deal")]
+
+
+def _address_ids(refs: ReferenceData, contact_id: int, category: int) -> list[int]:
+    return [
+        row.id
+        for row in refs.contact_info.get(contact_id, ())
+        if row.info_type == INFO_TYPE_ADDRESS and row.category == category
+    ]
+
+
+def _check_addresses(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+    errors: list[CellError] = []
+    billing = invoice.billing_address_id
+    if billing and invoice.contact_id is not None:
+        ids = _address_ids(refs, invoice.contact_id, CATEGORY_BILLING)
+        if billing not in ids:
+            message = (
+                f"Address {billing} is not a billing address of contact '{invoice.contact}' in the CRM; "
+                + (f"its billing addresses: {', '.join(map(str, ids))}" if ids else "it has none")
+            )
+            errors.append(_error(invoice, message, "billing_address_id", billing, "address"))
+    delivery = invoice.delivery_address_id
+    if delivery and _blank(invoice.consignee):
+        message = "A delivery address needs a consignee: fill in the consignee or clear the delivery address"
+        errors.append(_error(invoice, message, "delivery_address_id", delivery, "address"))
+    elif delivery and invoice.consignee_id is not None:
+        ids = _address_ids(refs, invoice.consignee_id, CATEGORY_POSTAL)
+        if delivery not in ids:
+            message = (
+                f"Address {delivery} is not a postal address of consignee '{invoice.consignee}' in the CRM; "
+                + (f"its postal addresses: {', '.join(map(str, ids))}" if ids else "it has none")
+            )
+            errors.append(_error(invoice, message, "delivery_address_id", delivery, "address"))
+    return errors
+
+
+def _tax_unknown(line: Line) -> bool:
+    return bool((line.tax1 and line.tax1_rate is None) or (line.tax2 and line.tax2_rate is None))
+
+
+def _compute_total(invoice: Invoice) -> None:
+    """The CRM's total, when every price and rate is known; compared with the expected total."""
+    lines = invoice.lines
+    if not lines or any(line.price is None or line.item_id is None for line in lines):
+        return
+    if any(_tax_unknown(line) for line in lines):
+        return
+    invoice.total = invoice_cost(lines)
+    expected = invoice.expected_total
+    if expected is None or expected == invoice.total:
+        return
+    if any(error.code == "total_mismatch" for error in invoice.errors):
+        return
+    message = (
+        f"The expected total {expected:.2f} differs from the total the CRM will compute, {invoice.total:.2f}"
+    )
+    invoice.errors.append(_error(invoice, message, "invoice_total", expected, "total_mismatch"))
