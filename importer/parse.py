@@ -1,0 +1,421 @@
+"""Step 3 of the pipeline: turn the cells of a mapped table into numbers, dates, IDs and text.
+
+Every function works on a whole column at once (pandas string methods and regular expressions), so a
+file of 200,000 rows parses in well under a second. A cell that cannot be read becomes None plus a
+:class:`CellError`; a column whose format cannot be decided raises :class:`FormatUndecidedError`.
+
+Numbers are carried internally as *canonical text* (``-1234.50``: optional minus, digits, optional
+``.`` and decimals), which converts exactly to ``Decimal`` and quickly to ``float`` for range checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from importer.errors import FormatUndecidedError
+from importer.models import CellError
+
+# Grouping characters removed from text numbers: spaces of every width and apostrophes (1'234.50).
+_GROUPING_SPACES = r"[\s\u00a0\u2007\u2009\u202f'’]"
+_MINUS_SIGNS = r"[−–]"  # the typographic minus and the en dash, read as a minus
+
+NUMBER_EXAMPLE = "1234.50"
+DATE_EXAMPLE = "2026-06-30"
+INTEGER_EXAMPLE = "12"
+
+_ISO_DATE = r"(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"
+_TIME_PART = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_DOTTED_DATE = r"(?P<a>\d{1,2})\.(?P<b>\d{1,2})\.(?P<y>\d{4})"
+_SLASHED_DATE = r"(?P<a>\d{1,2})[/-](?P<b>\d{1,2})[/-](?P<y>\d{4})"
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _all_text(values: pd.Series) -> bool:
+    """True when every non-blank value is a str (the CSV case): the fast path needs no type tests."""
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
+def _nones(index: pd.Index) -> pd.Series:
+    return pd.Series([None] * len(index), index=index, dtype=object)
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    """Blank cells: None, NaN and text that is empty or only spaces."""
+    blank = values.isna()
+    text = values.map(lambda v: isinstance(v, str)) if not _all_text(values) else ~blank
+    if text.any():
+        blank = blank | (text & values.where(text, "x").astype(str).str.strip().eq(""))
+    return blank
+
+
+def shown(value: Any) -> str | None:
+    """A cell value as the user wrote it, for messages and the CellError ``value``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _float_text(value: float) -> str:
+    """A workbook float as the user sees it: 7.7 -> '7.7', 1001.0 -> '1001', never binary artefacts."""
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    text = format(Decimal(repr(value)), "f")
+    return text
+
+
+def _error(code: str, message: str, row: Any, column: str, value: Any) -> CellError:
+    return CellError(message=message, row=int(row), column=column, value=shown(value), code=code)
+
+
+# --------------------------------------------------------------------------------------------- text
+
+
+def parse_text(values: pd.Series) -> pd.Series:
+    """Text and reference columns: str kept as written; workbook numbers and dates become their text.
+
+    A whole workbook number (an invoice number 1001.0 from a numeric cell, an SKU) becomes ``"1001"``;
+    a date becomes ISO text ``2026-06-01``. Blank cells become None.
+    """
+    blank = _blank(values)
+    if _all_text(values):
+        return values.astype(object).where(~blank, None)
+    out = values.map(lambda v: v if isinstance(v, str) else shown(v)).astype(object)
+    return out.where(~blank, None)
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+
+def _clean_number_text(text: pd.Series, percent: bool) -> pd.Series:
+    """Remove grouping spaces and apostrophes, unify minus signs, drop a trailing % where allowed."""
+    cleaned = text.str.replace(_GROUPING_SPACES, "", regex=True).str.replace(_MINUS_SIGNS, "-", regex=True)
+    if percent:
+        cleaned = cleaned.str.removesuffix("%")
+    return cleaned
+
+
+def _decimal_votes(cleaned: pd.Series) -> tuple[int, int, int]:
+    """(votes for '.', votes for ',', ambiguous values) among cleaned text numbers."""
+    has_dot = cleaned.str.contains(".", regex=False)
+    has_comma = cleaned.str.contains(",", regex=False)
+    both = has_dot & has_comma
+    dot_last = cleaned.str.rfind(".") > cleaned.str.rfind(",")
+    # one mark, then exactly three digits, after a 1-3 digit integer part not starting with 0: 1,234 / 1.250
+    ambiguous_dot = ~has_comma & cleaned.str.fullmatch(r"[+-]?[1-9]\d{0,2}\.\d{3}", na=False)
+    ambiguous_comma = ~has_dot & cleaned.str.fullmatch(r"[+-]?[1-9]\d{0,2},\d{3}", na=False)
+    only_dot = has_dot & ~has_comma & ~ambiguous_dot
+    only_comma = has_comma & ~has_dot & ~ambiguous_comma
+    dots, commas = cleaned.str.count(r"\."), cleaned.str.count(",")
+    # several equal marks are grouping (1.234.567 -> comma decimal); one is the decimal mark (1,5 -> comma)
+    votes_dot = (both & dot_last) | (only_dot & dots.eq(1)) | (only_comma & commas.gt(1))
+    votes_comma = (both & ~dot_last) | (only_comma & commas.eq(1)) | (only_dot & dots.gt(1))
+    ambiguous = ambiguous_dot | ambiguous_comma
+    return int(votes_dot.sum()), int(votes_comma.sum()), int(ambiguous.sum())
+
+
+def _undecided_decimal(column: str, why: str) -> FormatUndecidedError:
+    return FormatUndecidedError(
+        f"Column {column}: cannot tell whether '.' or ',' is the decimal mark ({why}); "
+        f'set decimal = "." or decimal = "," under [format] in a --mapping file.'
+    )
+
+
+def _text_cells(values: pd.Series) -> pd.Series:
+    """The non-blank str cells of a column."""
+    text = values.dropna() if _all_text(values) else values[values.map(lambda v: isinstance(v, str))]
+    return text.astype(str).str.strip().loc[lambda s: s.ne("")]
+
+
+def decide_decimal_mark(values: pd.Series, column: str) -> str:
+    """The decimal mark of a column, ``"."`` or ``","``, decided from all its text values.
+
+    A value with both marks decides by the last one; a single mark not followed by exactly three
+    digits decides (``1,5``); repeated marks are grouping (``1.234.567``). ``1,234`` and ``1.250``
+    alone decide nothing. A column with no deciding value but an ambiguous one, or as many values for
+    each mark, raises :class:`FormatUndecidedError`. A column without ambiguity defaults to ``"."``.
+    """
+    cleaned = _clean_number_text(_text_cells(values), percent=True)
+    dot, comma, ambiguous = _decimal_votes(cleaned)
+    if dot > comma:
+        return "."
+    if comma > dot:
+        return ","
+    if dot:
+        raise _undecided_decimal(column, f"{dot} values use '.' and {comma} use ','")
+    if ambiguous:
+        example = cleaned[cleaned.str.fullmatch(r"[+-]?[1-9]\d{0,2}[.,]\d{3}", na=False)].iloc[0]
+        raise _undecided_decimal(column, f"a value such as {example} could be read either way")
+    return "."
+
+
+def _number_pattern(decimal: str) -> str:
+    group = "," if decimal == "." else r"\."
+    mark = re_escape(decimal)
+    return rf"[+-]?(?:\d{{1,3}}(?:{group}\d{{3}})+|\d+)?(?:{mark}\d+)?"
+
+
+def re_escape(char: str) -> str:
+    return "\\." if char == "." else char
+
+
+def number_text(
+    values: pd.Series, column: str, rows: pd.Series, decimal: str | None = None
+) -> tuple[pd.Series, list[CellError]]:
+    """Canonical number text (``-1234.5``) for each cell, None for blank or unreadable cells, plus errors."""
+    blank = _blank(values)
+    out = _nones(values.index)
+    errors: list[CellError] = []
+    if _all_text(values):
+        text_mask = ~blank
+    else:
+        text_mask = ~blank & values.map(lambda v: isinstance(v, str))
+        native = values[~blank & ~text_mask]
+        for index, value in native.items():
+            converted = _native_number(value)
+            if converted is None:
+                errors.append(_number_error(column, rows.loc[index], value))
+            else:
+                out.loc[index] = converted
+    if text_mask.any():
+        mark = decimal or decide_decimal_mark(values[text_mask], column)
+        text = values[text_mask].astype(str).str.strip()
+        cleaned = _clean_number_text(text, percent=column == "discount")
+        good = cleaned.str.fullmatch(_number_pattern(mark), na=False) & cleaned.str.contains(r"\d", na=False)
+        group = "," if mark == "." else "."
+        canonical = cleaned[good].str.replace(group, "", regex=False).str.replace(mark, ".", regex=False)
+        canonical = canonical.str.removeprefix("+")
+        out[canonical.index] = canonical
+        for index, value in text[~good].items():
+            errors.append(_number_error(column, rows.loc[index], value))
+    return out, errors
+
+
+def _native_number(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return None
+        return format(Decimal(repr(float(value))), "f")
+    if isinstance(value, Decimal) and value.is_finite():
+        return format(value, "f")
+    return None
+
+
+def _number_error(column: str, row: Any, value: Any) -> CellError:
+    return _error("number", f"{column} is not a number: write it like {NUMBER_EXAMPLE} or 1.234,50.",
+                  row, column, value)
+
+
+def to_decimal(canonical: pd.Series) -> pd.Series:
+    """Canonical number text -> Decimal (None stays None)."""
+    return canonical.map(Decimal, na_action="ignore").astype(object).where(canonical.notna(), None)
+
+
+def parse_numbers(
+    values: pd.Series, column: str, rows: pd.Series, decimal: str | None = None
+) -> tuple[pd.Series, list[CellError]]:
+    """Parse a number column into ``Decimal`` (None for blank or unreadable cells) and the errors found.
+
+    Text may be ``1234.5``, ``1,234.50``, ``1.234,50``, ``1 234,50`` (any space, or an apostrophe, as
+    grouping), with a leading minus; ``discount`` may end in ``%``. Workbook numbers are read through
+    their shortest repr (7.7 is 7.7, never 7.7000000000000002). ``decimal`` given skips detection.
+    """
+    canonical, errors = number_text(values, column, rows, decimal)
+    return to_decimal(canonical), errors
+
+
+def parse_integers(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
+    """A CRM ID column: whole numbers (``12``, a workbook 12.0) as int; None for blank or unreadable."""
+    canonical, errors = number_text(values, column, rows, decimal=".")
+    message = f"{column} must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
+    errors = [CellError(message, e.row, e.column, e.value, e.code) for e in errors]
+    whole = canonical.str.fullmatch(r"-?\d+(?:\.0*)?", na=False)
+    for index in canonical[canonical.notna() & ~whole].index:
+        errors.append(_error("number", message, rows.loc[index], column, values.loc[index]))
+    out = _nones(values.index)
+    digits = canonical[whole].str.replace(r"\.0*$", "", regex=True)
+    out[digits.index] = [int(d) for d in digits]
+    return out, errors
+
+
+# --------------------------------------------------------------------------------------------- dates
+
+
+def _slashed_parts(text: pd.Series) -> pd.DataFrame:
+    return text.str.extract(rf"^{_SLASHED_DATE}{_TIME_PART}$").astype(float)
+
+
+def _undecided_date(column: str, why: str) -> FormatUndecidedError:
+    return FormatUndecidedError(
+        f"Column {column}: cannot tell whether dates are day/month/year or month/day/year ({why}); "
+        f'set date = "%d/%m/%Y" or date = "%m/%d/%Y" under [format] in a --mapping file.'
+    )
+
+
+def decide_day_first(values: pd.Series, column: str) -> bool:
+    """Whether the ``dd/mm/yyyy``-shaped text dates of a column are day first.
+
+    A value whose first part is over 12 votes day-first, one whose second part is over 12 month-first;
+    the majority wins (the cells of the other kind are reported by :func:`parse_dates`). A column
+    with slashed dates that decide nothing, or as many votes each way, raises
+    :class:`FormatUndecidedError`. Without slashed dates (ISO, dotted, real dates) it returns True.
+    """
+    parts = _slashed_parts(_text_cells(values)).dropna()
+    if parts.empty:
+        return True
+    day_first = int((parts["a"] > 12).sum())
+    month_first = int((parts["b"] > 12).sum())
+    if day_first != month_first:
+        return day_first > month_first
+    if day_first:
+        raise _undecided_date(column, f"{day_first} values are day first and {month_first} month first")
+    ambiguous = parts[parts["a"] != parts["b"]]
+    if ambiguous.empty:
+        return True  # 05/05/2026 reads the same both ways
+    example = _text_cells(values).loc[ambiguous.index[0]]
+    raise _undecided_date(column, f"{example} could be either")
+
+
+def _dates_from_parts(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
+    frame = pd.DataFrame({"year": year, "month": month, "day": day})
+    return pd.to_datetime(frame, errors="coerce")
+
+
+def date_timestamps(
+    values: pd.Series, column: str, rows: pd.Series, date_format: str | None = None
+) -> tuple[pd.Series, list[CellError]]:
+    """Like :func:`parse_dates`, but as a ``datetime64`` Series (NaT for blank or unreadable cells)."""
+    blank = _blank(values)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    errors: list[CellError] = []
+    if _all_text(values):
+        text_mask = ~blank
+    else:
+        text_mask = ~blank & values.map(lambda v: isinstance(v, str))
+        for index, value in values[~blank & ~text_mask].items():
+            if isinstance(value, dt.date):  # datetime and pd.Timestamp included
+                out.loc[index] = pd.Timestamp(value).normalize()
+            else:
+                errors.append(_date_error(column, rows.loc[index], value))
+    if not text_mask.any():
+        return out, errors
+    text = values[text_mask].astype(str).str.strip()
+    parsed = _parse_date_text(text, column, date_format)
+    out[parsed.index] = parsed
+    conflicts = _order_conflicts(text, column) if date_format is None else pd.Series(False, index=text.index)
+    for index, value in text[parsed.isna() & ~conflicts].items():
+        errors.append(_date_error(column, rows.loc[index], value))
+    for index, value in text[conflicts].items():
+        out.loc[index] = pd.NaT
+        message = f"{column} mixes day/month and month/day order: write this date as {DATE_EXAMPLE} (year-month-day)."
+        errors.append(_error("date", message, rows.loc[index], column, value))
+    return out, errors
+
+
+def _parse_date_text(text: pd.Series, column: str, date_format: str | None) -> pd.Series:
+    iso = text.str.extract(rf"^{_ISO_DATE}{_TIME_PART}$").astype(float)
+    result = _dates_from_parts(iso["y"], iso["m"], iso["d"])
+    rest = result.isna() & iso["y"].isna()
+    if date_format is not None:
+        custom = pd.to_datetime(text[rest], format=date_format, errors="coerce")
+        result[rest] = custom.dt.normalize()
+        return result
+    dotted = text[rest].str.extract(rf"^{_DOTTED_DATE}{_TIME_PART}$").astype(float)
+    result[dotted.index] = _dates_from_parts(dotted["y"], dotted["b"], dotted["a"])
+    slashed = _slashed_parts(text[rest]).dropna()
+    if not slashed.empty:
+        day_first = decide_day_first(text[slashed.index], column)
+        day, month = (slashed["a"], slashed["b"]) if day_first else (slashed["b"], slashed["a"])
+        result[slashed.index] = _dates_from_parts(slashed["y"], month, day)
+    return result
+
+
+def _order_conflicts(text: pd.Series, column: str) -> pd.Series:
+    """Slashed dates that contradict the order decided for the column (e.g. 13/01 in a month-first one)."""
+    parts = _slashed_parts(text)
+    has_parts = parts["a"].notna()
+    if not has_parts.any():
+        return pd.Series(False, index=text.index)
+    day_first = decide_day_first(text[has_parts], column)
+    return (parts["b"] > 12) if day_first else (parts["a"] > 12)
+
+
+def _date_error(column: str, row: Any, value: Any) -> CellError:
+    message = f"{column} is not a date: write it like {DATE_EXAMPLE} or 30.06.2026, or use a date cell."
+    return _error("date", message, row, column, value)
+
+
+def parse_dates(
+    values: pd.Series, column: str, rows: pd.Series, date_format: str | None = None
+) -> tuple[pd.Series, list[CellError]]:
+    """Parse a date column into ``datetime.date`` (None for blank or unreadable cells) and the errors found.
+
+    Accepted: date cells; ``yyyy-mm-dd`` (a time part is dropped); ``dd.mm.yyyy``; ``dd/mm/yyyy`` or
+    ``mm/dd/yyyy``, the order decided for the whole column by :func:`decide_day_first`. With
+    ``date_format`` (a strptime format) every non-ISO text value is read with it instead.
+    """
+    stamps, errors = date_timestamps(values, column, rows, date_format)
+    return to_dates(stamps), errors
+
+
+def to_dates(stamps: pd.Series) -> pd.Series:
+    """datetime64 -> datetime.date objects, NaT -> None."""
+    dates = pd.Series(stamps.dt.date, index=stamps.index, dtype=object)
+    return dates.where(stamps.notna(), None)
+
+
+# --------------------------------------------------------------------------------------------- scalars
+
+
+def number_scalar(text: str, column: str, decimal: str | None) -> str | None:
+    """One number typed as text (a default of the mapping file) as canonical text, or None if unreadable."""
+    values = pd.Series([text], dtype=object)
+    try:
+        canonical, errors = number_text(values, column, pd.Series([0]), decimal)
+    except FormatUndecidedError:
+        canonical, errors = number_text(values, column, pd.Series([0]), ".")
+    return None if errors else canonical.iloc[0]
+
+
+def date_scalar(text: str, column: str, date_format: str | None) -> pd.Timestamp | None:
+    """One date typed as text (a default of the mapping file), or None if unreadable or ambiguous."""
+    try:
+        stamps, errors = date_timestamps(pd.Series([text], dtype=object), column, pd.Series([0]), date_format)
+    except FormatUndecidedError:
+        return None
+    return None if errors else stamps.iloc[0]
+
+
+__all__ = [
+    "DATE_EXAMPLE",
+    "NUMBER_EXAMPLE",
+    "date_scalar",
+    "date_timestamps",
+    "decide_day_first",
+    "decide_decimal_mark",
+    "number_scalar",
+    "number_text",
+    "parse_dates",
+    "parse_integers",
+    "parse_numbers",
+    "parse_text",
+    "shown",
+    "to_dates",
+    "to_decimal",
+]
