@@ -1,0 +1,458 @@
+"""Unit tests of importer.client against httpx.MockTransport (no server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+
+from importer.client import CrmClient, RateLimiter, RetryPolicy, parse_rate, parse_retry_after
+from importer.errors import (
+    AuthenticationError,
+    CrmRequestError,
+    CrmUnreachableError,
+    InsecureUrlError,
+    TransientCrmError,
+)
+
+TOKEN = "s3cret-token-value"
+PASSWORD = "pa55-w0rd-value"
+URL = "https://crm.example.com"
+
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+
+
+def ok(response: Any, status: int = 200, **extra: Any) -> httpx.Response:
+    return httpx.Response(status, json={"status": 0, "statusCode": status, "response": response, **extra})
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    body = {"status": 1, "statusCode": status, "error": {"message": message, "hresult": -1, "data": {}}}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+class FakeSleep:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+def make_client(handler: Handler, **kwargs: Any) -> tuple[CrmClient, list[str], FakeSleep]:
+    lines: list[str] = []
+    sleep = FakeSleep()
+    options: dict[str, Any] = {"token": TOKEN, "log": lines.append, "sleep": sleep, "rng": random.Random(1)}
+    options.update(kwargs)
+    client = CrmClient(URL, transport=httpx.MockTransport(handler), **options)
+    return client, lines, sleep
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    async def main() -> Any:
+        return await coro
+
+    return asyncio.run(main())
+
+
+def scripted(*answers: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
+    """A handler that returns (or raises) the given answers in order; the last one repeats."""
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = answers[min(len(seen), len(answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return handler, seen
+
+
+# ------------------------------------------------------------------ parse_rate and URLs
+
+
+def test_parse_rate_reads_n_per_s() -> None:
+    assert parse_rate("500/10") == (500, 10.0)
+    assert parse_rate(" 5/0.5 ") == (5, 0.5)
+
+
+@pytest.mark.parametrize("text", ["500", "0/10", "5/0", "a/b", "5/-1", "-5/10", "5/nan"])
+def test_parse_rate_rejects_nonsense_with_a_clear_message(text: str) -> None:
+    with pytest.raises(ValueError, match="N/S"):
+        parse_rate(text)
+
+
+def test_parse_retry_after_accepts_seconds_and_dates() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@pytest.mark.parametrize("url", ["http://crm.example.com", "http://10.0.0.5:8080/", "crm.example.com:80"])
+def test_plain_http_to_a_remote_host_is_refused_before_anything_is_sent(url: str) -> None:
+    if url.endswith(":80"):
+        url = "http://" + url
+    handler, seen = scripted(ok({}))
+    with pytest.raises(InsecureUrlError, match="--allow-http"):
+        CrmClient(url, token=TOKEN, transport=httpx.MockTransport(handler))
+    assert seen == []
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1/", "http://[::1]:8080"])
+def test_plain_http_to_loopback_is_allowed(url: str) -> None:
+    assert CrmClient(url, token=TOKEN).url == url.rstrip("/")
+
+
+def test_allow_http_permits_a_remote_plain_url() -> None:
+    assert CrmClient("http://crm.example.com/", allow_http=True).url == "http://crm.example.com"
+
+
+def test_url_is_normalized() -> None:
+    assert CrmClient("HTTPS://Portal.Example.com/api/2.0/").url == "https://portal.example.com"
+    assert CrmClient("portal.example.com").url == "https://portal.example.com"
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
+    with pytest.raises(InsecureUrlError) as info:
+        CrmClient(f"https://admin:{PASSWORD}@crm.example.com")
+    assert PASSWORD not in str(info.value)
+
+
+# ------------------------------------------------------------------ envelopes and authentication
+
+
+def test_get_unwraps_the_envelope_and_sends_the_token() -> None:
+    handler, seen = scripted(ok({"terms": "Net 30"}))
+    client, lines, _ = make_client(handler)
+
+    async def go() -> Any:
+        async with client:
+            return await client.get("invoice/settings")
+
+    assert run(go()) == {"terms": "Net 30"}
+    assert seen[0].url.path == "/api/2.0/crm/invoice/settings"
+    assert seen[0].headers["Authorization"] == TOKEN
+    assert client.requests_sent == 1
+    assert len(lines) == 1 and "GET /api/2.0/crm/invoice/settings -> 200" in lines[0]
+
+
+def test_plain_text_401_says_the_token_was_rejected() -> None:
+    handler, _ = scripted(httpx.Response(401, text="Unauthorized"))
+    client, _, _ = make_client(handler)
+
+    async def go() -> None:
+        async with client:
+            await client.check_access()
+
+    with pytest.raises(AuthenticationError, match="token") as info:
+        run(go())
+    assert info.value.exit_code == 3
+    assert TOKEN not in str(info.value)
+
+
+def test_login_posts_credentials_then_uses_the_session_token() -> None:
+    handler, seen = scripted(ok({"token": "session-xyz", "expires": "2027-01-01"}, 201), ok([]))
+    client, lines, _ = make_client(handler, token=None, user="admin@example.com", password=PASSWORD)
+
+    async def go() -> None:
+        async with client:
+            await client.get("invoice/tax")
+
+    run(go())
+    assert seen[0].url.path == "/api/2.0/authentication"
+    assert json.loads(seen[0].content) == {"userName": "admin@example.com", "password": PASSWORD}
+    assert "Authorization" not in seen[0].headers
+    assert seen[1].headers["Authorization"] == "session-xyz"
+    assert all(PASSWORD not in line and "session-xyz" not in line for line in lines)
+
+
+def test_rejected_login_says_the_login_was_rejected() -> None:
+    handler, seen = scripted(error(500, "User authentication failed"))
+    client, _, _ = make_client(handler, token=None, user="admin@example.com", password=PASSWORD)
+
+    async def go() -> None:
+        async with client:
+            pass
+
+    with pytest.raises(AuthenticationError, match="login") as info:
+        run(go())
+    assert "User authentication failed" in str(info.value)
+    assert PASSWORD not in str(info.value)
+    assert len(seen) == 1  # a refused login is not retried
+
+
+def test_secrets_echoed_by_the_server_are_redacted_from_errors_and_logs() -> None:
+    handler, _ = scripted(error(400, f"bad token {TOKEN} and {PASSWORD}"))
+    client, lines, _ = make_client(handler, password=PASSWORD, user="someone")
+
+    async def go() -> None:
+        async with client:
+            await client.get("invoice/1", {"q": TOKEN})
+
+    with pytest.raises(CrmRequestError) as info:
+        run(go())
+    text = str(info.value) + " ".join(lines)
+    assert TOKEN not in text and PASSWORD not in text
+    assert "***" in str(info.value)
+
+
+def test_404_is_a_request_error_and_find_invoice_returns_none() -> None:
+    handler, _ = scripted(error(404, "Not found"))
+    client, _, _ = make_client(handler)
+
+    async def go() -> Any:
+        async with client:
+            found = await client.find_invoice("INV-1")
+            with pytest.raises(CrmRequestError) as info:
+                await client.get("invoice/99")
+            return found, info.value.status
+
+    assert run(go()) == (None, 404)
+
+
+def test_invoice_exists_reads_the_boolean() -> None:
+    handler, seen = scripted(ok(True))
+    client, _, _ = make_client(handler)
+
+    async def go() -> bool:
+        async with client:
+            return await client.invoice_exists("INV-7")
+
+    assert run(go()) is True
+    assert seen[0].url.path == "/api/2.0/crm/invoice/bynumber/exist"
+    assert seen[0].url.params["number"] == "INV-7"
+
+
+def test_an_answer_that_is_not_an_envelope_is_reported() -> None:
+    handler, _ = scripted(httpx.Response(200, text="<html>login</html>"))
+    client, _, _ = make_client(handler)
+
+    async def go() -> None:
+        async with client:
+            await client.get("invoice/settings")
+
+    with pytest.raises(CrmUnreachableError, match="URL"):
+        run(go())
+
+
+def test_a_redirect_is_not_followed() -> None:
+    handler, seen = scripted(httpx.Response(301, headers={"Location": "https://other.example.com/"}))
+    client, _, _ = make_client(handler)
+
+    async def go() -> None:
+        async with client:
+            await client.get("invoice/settings")
+
+    with pytest.raises(CrmUnreachableError, match=r"other\.example\.com"):
+        run(go())
+    assert len(seen) == 1
+
+
+# ------------------------------------------------------------------ retries
+
+
+def test_reads_retry_transient_answers_honouring_retry_after() -> None:
+    handler, _ = scripted(
+        error(503, "busy", {"Retry-After": "2"}), httpx.ReadTimeout("slow"), error(429, "slow down"), ok([1])
+    )
+    client, _, sleep = make_client(handler, retry=RetryPolicy(attempts=5, base_delay=0.5, max_delay=30))
+
+    async def go() -> Any:
+        async with client:
+            return await client.get("invoice/tax")
+
+    assert run(go()) == [1]
+    assert client.requests_sent == 4
+    assert len(sleep.delays) == 3
+    assert sleep.delays[0] >= 2.0
+    assert 0 <= sleep.delays[1] <= 1.0 and 0 <= sleep.delays[2] <= 2.0
+
+
+def test_reads_give_up_after_the_bound_with_the_reason() -> None:
+    handler, _ = scripted(httpx.ConnectError("connection refused"))
+    client, _, sleep = make_client(handler, retry=RetryPolicy(attempts=3))
+
+    async def go() -> None:
+        async with client:
+            await client.get("invoice/settings")
+
+    with pytest.raises(CrmUnreachableError, match=r"3 attempts.*refused") as info:
+        run(go())
+    assert info.value.exit_code == 3
+    assert client.requests_sent == 3 and len(sleep.delays) == 2
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 500])
+def test_client_errors_are_not_retried(status: int) -> None:
+    handler, seen = scripted(error(status, "no"))
+    client, _, sleep = make_client(handler)
+
+    async def go() -> None:
+        async with client:
+            await client.get("invoice/1")
+
+    with pytest.raises(CrmRequestError) as info:
+        run(go())
+    assert info.value.status == status
+    assert len(seen) == 1 and sleep.delays == []
+
+
+def test_backoff_is_full_jitter_below_the_cap() -> None:
+    policy = RetryPolicy(attempts=10, base_delay=0.5, max_delay=4.0)
+    rng = random.Random(7)
+    delays = [policy.delay(n, None, rng) for n in range(10) for _ in range(50)]
+    assert all(0 <= d <= 4.0 for d in delays)
+    assert max(delays[:50]) <= 0.5
+    assert max(delays) > 2.0  # the cap grows exponentially
+    assert policy.delay(0, 9.0, rng) == 9.0
+
+
+# ------------------------------------------------------------------ post: one attempt, ambiguity reported
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "sent"),
+    [
+        (error(503, "busy", {"Retry-After": "1"}), 503, True),
+        (error(500, "boom"), 500, True),
+        (error(429, "slow"), 429, False),
+        (httpx.ReadTimeout("timed out"), 0, True),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), 0, True),
+        (httpx.ConnectError("refused"), 0, False),
+    ],
+)
+def test_post_makes_one_attempt_and_says_whether_it_was_sent(
+    answer: httpx.Response | Exception, status: int, sent: bool
+) -> None:
+    handler, seen = scripted(answer)
+    client, _, sleep = make_client(handler)
+
+    async def go() -> None:
+        async with client:
+            await client.post("invoice", {"number": "A"})
+
+    with pytest.raises(TransientCrmError) as info:
+        run(go())
+    assert (info.value.status, info.value.sent) == (status, sent)
+    assert len(seen) == 1 and sleep.delays == []
+
+
+def test_post_400_is_a_request_error_with_the_crm_message() -> None:
+    handler, seen = scripted(error(400, "Value does not fall within the expected range."))
+    client, _, _ = make_client(handler)
+
+    async def go() -> None:
+        async with client:
+            await client.post("invoice", {"number": "A"})
+
+    with pytest.raises(CrmRequestError) as info:
+        run(go())
+    assert not isinstance(info.value, TransientCrmError)
+    assert info.value.status == 400 and "expected range" in info.value.message
+    assert json.loads(seen[0].content) == {"number": "A"}
+    assert seen[0].url.path == "/api/2.0/crm/invoice"
+
+
+def test_post_returns_the_created_object() -> None:
+    handler, _ = scripted(ok({"id": 12, "cost": 577.5}, 201))
+    client, _, _ = make_client(handler)
+
+    async def go() -> Any:
+        async with client:
+            return await client.post("invoice", {"number": "A"})
+
+    assert run(go()) == {"id": 12, "cost": 577.5}
+
+
+# ------------------------------------------------------------------ paging and pacing
+
+
+def test_get_all_pages_until_total() -> None:
+    data = list(range(2500))
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        start, count = int(request.url.params["startIndex"]), int(request.url.params["count"])
+        return ok(data[start : start + count], total=len(data), count=min(count, len(data) - start))
+
+    client, _, _ = make_client(handler)
+
+    async def go() -> Any:
+        async with client:
+            return await client.get_all("invoice/filter", {"sortBy": "Id"})
+
+    assert run(go()) == data
+    assert len(seen) == 3
+    assert seen[0].url.params["sortBy"] == "Id"
+
+
+def test_get_all_stops_at_a_full_last_page_when_total_is_reached() -> None:
+    handler, seen = scripted(ok([1, 2], total=2))
+    client, _, _ = make_client(handler)
+
+    async def go() -> Any:
+        async with client:
+            return await client.get_all("contact/filter", page_size=2)
+
+    assert run(go()) == [1, 2]
+    assert len(seen) == 1
+
+
+def test_concurrency_bounds_requests_in_flight() -> None:
+    in_flight = 0
+    peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return ok(True)
+
+    client, _, _ = make_client(handler, concurrency=3)
+
+    async def go() -> None:
+        async with client:
+            await asyncio.gather(*(client.invoice_exists(str(n)) for n in range(12)))
+
+    run(go())
+    assert peak == 3
+
+
+def test_rate_limit_paces_all_requests() -> None:
+    handler, _ = scripted(ok(True))
+    client, _, _ = make_client(handler, rate=(3, 0.2))
+
+    async def go() -> float:
+        async with client:
+            started = time.monotonic()
+            await asyncio.gather(*(client.invoice_exists(str(n)) for n in range(7)))
+            return time.monotonic() - started
+
+    assert run(go()) >= 0.4  # 7 requests at 3 per 0.2 s need three windows
+
+
+def test_rate_limiter_is_fifo() -> None:
+    async def go() -> list[int]:
+        limiter = RateLimiter(1, 0.01)
+        order: list[int] = []
+
+        async def take(n: int) -> None:
+            await limiter.acquire()
+            order.append(n)
+            limiter.release()
+
+        await asyncio.gather(*(take(n) for n in range(6)))
+        return order
+
+    assert run(go()) == list(range(6))
