@@ -9,8 +9,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from importer.errors import CrmRequestError
 from importer.models import CellError, Invoice, Line
 from importer.resolve import (
@@ -137,7 +135,8 @@ class MemoryCrm:
         self.contacts = [_contact(1, "Acme Ltd", "billing@acme.example"),
                          _contact(6, "Northwind Traders", "ap@northwind.example"),
                          _contact(7, "Northwind Traders", "finance@northwind-uk.example")]
-        self.contacts += [_contact(100 + n, f"Filler {n}", f"f{n}@filler.example") for n in range(extra_contacts)]
+        self.contacts += [_contact(100 + n, f"Filler {n}", f"f{n}@filler.example")
+                          for n in range(extra_contacts)]
         self.items = [{"id": 1, "title": "Widget", "stockKeepingUnit": "WID-001", "price": 7.7},
                       {"id": 9, "title": "Widget XL", "stockKeepingUnit": "00731", "price": 12.0}]
         self.items += [{"id": 100 + n, "title": f"Filler {n}", "stockKeepingUnit": f"F{n}", "price": 1.0}
