@@ -1,0 +1,697 @@
+"""Stage 1: read a spreadsheet file into a :class:`RawTable`.
+
+CSV goes through pandas' C parser with every value read as text; workbooks (.xlsx, .xlsm, .xls, .ods)
+through python-calamine. Before a workbook is opened its bytes are sniffed and, for zip-based
+formats, the zip directory and XML parts are checked so that hostile files (zip bombs, XML entity
+expansion, sparse-cell memory bombs) are refused without using much memory. Every problem with the
+file itself is an :class:`InputFileError` whose message names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import python_calamine
+
+from importer.columns import RESULT_COLUMNS, normalize_header
+from importer.errors import InputFileError
+from importer.models import FormatOptions, RawTable
+
+CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
+WORKBOOK_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
+SUPPORTED = ", ".join((".csv", *WORKBOOK_EXTENSIONS))
+
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+MAX_ZIP_TOTAL = 500 * 1024 * 1024  # uncompressed bytes of all members together
+MAX_ZIP_RATIO = 200  # uncompressed / compressed, checked on members bigger than BIG_MEMBER
+BIG_MEMBER = 10 * 1024 * 1024
+MAX_ZIP_MEMBERS = 10_000
+MAX_SHEET_CELLS = 10_000_000  # calamine holds the whole used range densely in memory
+CSV_DELIMITERS = (",", ";", "\t", "|")
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_RESULT_KEYS = frozenset(normalize_header(name) for name in RESULT_COLUMNS)
+_CHUNK = 1024 * 1024
+DEFAULT_FORMAT = FormatOptions()  # frozen, so safe as a default
+
+
+# ---------------------------------------------------------------------------------------------- public
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as lowercase hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEFAULT_FORMAT) -> RawTable:
+    """Read ``path`` (CSV or workbook) into a RawTable; InputFileError when it cannot be read as a table."""
+    path = Path(path)
+    _check_readable(path)
+    ext = path.suffix.lower()
+    head = _read_head(path)
+    if ext in CSV_EXTENSIONS:
+        _refuse_binary_as_text(path, head)
+        cells, numbers = _read_csv(path, fmt)
+        table_sheet = None
+    elif ext in WORKBOOK_EXTENSIONS:
+        cells, numbers, table_sheet = _read_workbook(path, head, sheet)
+    else:
+        raise InputFileError(
+            f"{path.name}: files of type '{ext or '(no extension)'}' are not supported; "
+            f"save it as one of {SUPPORTED} and run again."
+        )
+    frame, row_numbers = _build_table(path, cells, numbers, table_sheet)
+    return RawTable(frame=frame, row_numbers=row_numbers, source=path, sheet=table_sheet,
+                    sha256=sha256_file(path))
+
+
+# ------------------------------------------------------------------------------------- file checks
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError(f"{path}: file not found; check the path and the file name.")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder, not a file; give the path of the spreadsheet itself.")
+    if not path.is_file():
+        raise InputFileError(f"{path}: is not a regular file; give the path of a spreadsheet file.")
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise InputFileError(
+            f"{path.name}: cannot be opened ({exc.strerror}); check that it exists and you may read it."
+        ) from exc
+    if size == 0:
+        raise InputFileError(f"{path.name}: the file is empty (0 bytes); export the spreadsheet again.")
+
+
+def _read_head(path: Path, size: int = 4096) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+def _sniff(head: bytes) -> str:
+    """What the first bytes say the file is: zip, ole2, pdf, html, xml, image, archive, or text."""
+    if head.startswith(ZIP_MAGICS):
+        return "zip"
+    if head.startswith(OLE2_MAGIC):
+        return "ole2"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        return "image"
+    if head.startswith((b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")):
+        return "archive"
+    text = _head_text(head).lstrip().lower()
+    if text.startswith(("<!doctype html", "<html", "<table", "<head", "<body", "<meta", "mime-version")):
+        return "html"
+    if text.startswith("<?xml"):
+        return "html" if "<html" in text else "xml"
+    return "text"
+
+
+def _head_text(head: bytes) -> str:
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                          (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if head.startswith(bom):
+            return head[len(bom):].decode(encoding, errors="ignore")
+    return head.decode("latin-1")
+
+
+_KIND_WORDS = {
+    "zip": "a zip archive (such as an .xlsx workbook)",
+    "ole2": "a legacy Office file (such as an .xls workbook)",
+    "pdf": "a PDF document",
+    "image": "an image",
+    "archive": "a compressed archive",
+    "html": "a web page (HTML)",
+    "xml": "an XML file (perhaps an 'XML Spreadsheet 2003')",
+}
+
+
+def _refuse_binary_as_text(path: Path, head: bytes) -> None:
+    kind = _sniff(head)
+    if kind in ("zip", "ole2"):
+        raise InputFileError(
+            f"{path.name}: is {_KIND_WORDS[kind]}, not a CSV text file; "
+            "rename it with its real extension (.xlsx or .xls) or save it as CSV from Excel."
+        )
+    if kind != "text":
+        raise InputFileError(
+            f"{path.name}: is {_KIND_WORDS[kind]}, not a CSV text file; "
+            "export the data from its source as CSV or Excel (.xlsx) and run again."
+        )
+
+
+# ----------------------------------------------------------------------------------------------- CSV
+
+
+def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
+    data = path.read_bytes()
+    text = _decode(path, data, fmt.encoding)
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise InputFileError(
+            f"{path.name}: line {line} contains NUL bytes, so this is not a plain text CSV; "
+            "export it again as CSV (UTF-8) from the source system or Excel."
+        )
+    match = re.match(r"(?:[ \t\r\f\v]*(?:\r\n|\n|\r))*", text)
+    lead = match.group().count("\n") + match.group().replace("\r\n", "").count("\r") if match else 0
+    body = text[match.end():] if match else text
+    if not body.strip():
+        raise InputFileError(f"{path.name}: the file has no content (only blank lines); export it again.")
+    delimiter = fmt.delimiter or _sniff_delimiter(body, path.suffix.lower())
+    cells = _parse_csv_fast(body, delimiter)
+    if cells is None:
+        cells = _parse_csv_checked(path, body, delimiter, lead)
+    numbers = list(range(lead + 1, lead + 1 + len(cells)))
+    return cells, numbers
+
+
+def _decode(path: Path, data: bytes, encoding: str | None) -> str:
+    if encoding:
+        return _decode_as(path, data, _effective_encoding(data, encoding))
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode_as(path, data, "utf-8-sig")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode_as(path, data, "utf-16")
+    bomless_utf16 = _bomless_utf16(data[:4096])
+    if bomless_utf16:
+        return _decode_as(path, data, bomless_utf16)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return _decode_as(path, data, "utf-8")  # reports the first bad byte with its line
+
+
+def _effective_encoding(data: bytes, encoding: str) -> str:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise InputFileError(
+            f"{encoding!r} is not a known text encoding; set [format] encoding to e.g. 'utf-8' or 'cp1252'."
+        ) from exc
+    if name == "utf-8" and data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    return name
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """UTF-16 without a byte order mark: ASCII text with a NUL in every other byte."""
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _decode_as(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputFileError(
+            f"{path.name}: line {line} is not valid {encoding} text (byte 0x{data[exc.start]:02x}); "
+            "save the file as 'CSV UTF-8' or set [format] encoding in a --mapping file."
+        ) from exc
+    except LookupError as exc:
+        raise InputFileError(
+            f"{path.name}: {encoding!r} is not a known encoding; set [format] encoding to e.g. 'cp1252'."
+        ) from exc
+
+
+def _sniff_delimiter(body: str, ext: str) -> str:
+    lines = [line for line in body.splitlines()[:50] if line.strip()][:20]
+    if not lines:
+        return "\t" if ext == ".tsv" else ","
+    best, best_score = ("\t" if ext == ".tsv" else ","), (0, 0)
+    for delimiter in CSV_DELIMITERS:
+        counts = [_count_unquoted(line, delimiter) for line in lines]
+        if counts[0] == 0:
+            continue
+        score = (sum(1 for count in counts if count == counts[0]), counts[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _count_unquoted(line: str, delimiter: str) -> int:
+    if '"' not in line:
+        return line.count(delimiter)
+    count, quoted = 0, False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def _parse_csv_fast(body: str, delimiter: str) -> pd.DataFrame | None:
+    """pandas' C parser; None when the rows are ragged or malformed (the checked parser explains)."""
+    try:
+        return pd.read_csv(
+            io.StringIO(body), sep=delimiter, header=None, dtype=object, keep_default_na=False,
+            na_filter=False, skip_blank_lines=False, engine="c", quotechar='"', doublequote=True,
+            skipinitialspace=False, low_memory=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+
+
+def _parse_csv_checked(path: Path, body: str, delimiter: str, lead: int) -> pd.DataFrame:
+    """The standard csv module, slower but precise: tolerate empty trailing cells, name a ragged line."""
+    csv.field_size_limit(1 << 30)
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter, quotechar='"', strict=False)
+    rows: list[list[str]] = []
+    width: int | None = None
+    start_line = lead + 1
+    try:
+        for row in reader:
+            line = lead + reader.line_num
+            if width is None and any(cell.strip() for cell in row):
+                width = _trimmed_width(row)
+            if width is not None and len(row) > width:
+                extra = row[width:]
+                if any(cell.strip() for cell in extra):
+                    raise InputFileError(
+                        f"{path.name}: line {line} has {_trimmed_width(row)} cells but the header row has "
+                        f"{width}; remove the extra cells or put quotes around values that contain "
+                        f"'{_show(delimiter)}'."
+                    )
+                row = row[:width]
+            rows.append(row)
+            start_line = line + 1
+    except csv.Error as exc:
+        raise InputFileError(
+            f"{path.name}: line {start_line} cannot be read as CSV ({exc}); "
+            "check for a quote (\") that is never closed."
+        ) from exc
+    _refuse_unclosed_quote(path, body, lead)
+    return pd.DataFrame(rows, dtype=object).fillna("")
+
+
+def _refuse_unclosed_quote(path: Path, body: str, lead: int) -> None:
+    """The csv module swallows the rest of the file into a cell whose quote is never closed."""
+    if body.count('"') % 2 == 0:
+        return
+    line, balanced = lead + 1, True
+    for number, raw_line in enumerate(body.splitlines(), start=lead + 1):
+        if raw_line.count('"') % 2 == 1:
+            balanced = not balanced
+            if not balanced:
+                line = number
+    raise InputFileError(
+        f"{path.name}: line {line} opens a quote (\") that is never closed, so the rest of the file would be "
+        "one cell; close or remove the quote and run again."
+    )
+
+
+def _trimmed_width(row: Sequence[str]) -> int:
+    width = len(row)
+    while width > 0 and not row[width - 1].strip():
+        width -= 1
+    return width
+
+
+def _show(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else delimiter
+
+
+# ------------------------------------------------------------------------------------------ workbooks
+
+
+def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataFrame, list[int], str]:
+    kind = _sniff(head)
+    if kind == "zip":
+        _check_zip(path)
+    elif kind == "ole2":
+        _check_ole2(path)
+    elif kind == "text":
+        raise InputFileError(
+            f"{path.name}: is a text file, not an Excel workbook; if it is CSV, rename it to .csv, "
+            "otherwise open it in Excel and save it as .xlsx."
+        )
+    else:
+        raise InputFileError(
+            f"{path.name}: is {_KIND_WORDS[kind]}, not a {path.suffix.lower()} workbook; "
+            "open it in Excel (or where it came from) and save it as .xlsx, then run again."
+        )
+    try:
+        with path.open("rb") as handle:
+            workbook = python_calamine.CalamineWorkbook.from_filelike(handle)
+            name = _choose_sheet(path, workbook, sheet)
+            rows, start = _sheet_rows(workbook, name)
+    except InputFileError:
+        raise
+    except python_calamine.PasswordError as exc:
+        raise _password_error(path) from exc
+    except BaseException as exc:  # calamine reports Rust panics as BaseException
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | MemoryError):
+            raise
+        raise InputFileError(
+            f"{path.name}: cannot be read as a workbook ({_first_line(exc)}); the file may be damaged or "
+            "incomplete: open it in Excel, save it again as .xlsx and run again."
+        ) from exc
+    if not rows:
+        raise InputFileError(f"{path.name}: sheet '{name}' is empty; put the invoice rows on it or choose "
+                             "another sheet with --sheet.")
+    width = max(len(row) for row in rows)
+    row0, col0 = start
+    cells = pd.DataFrame(rows, dtype=object, columns=list(range(col0, col0 + width)))
+    numbers = list(range(row0 + 1, row0 + 1 + len(rows)))
+    return cells, numbers, name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _choose_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet: str | None) -> str:
+    names = list(workbook.sheet_names)
+    if sheet is not None:
+        if sheet in names:
+            return sheet
+        folded = [name for name in names if name.strip().casefold() == sheet.strip().casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        raise InputFileError(
+            f"{path.name}: has no sheet named '{sheet}'; its sheets are: "
+            f"{', '.join(repr(name) for name in names) or '(none)'}; pass one of them to --sheet."
+        )
+    for meta in workbook.sheets_metadata:
+        if (meta.visible == python_calamine.SheetVisibleEnum.Visible
+                and meta.typ == python_calamine.SheetTypeEnum.WorkSheet):
+            return meta.name
+    raise InputFileError(
+        f"{path.name}: has no visible worksheet; unhide the sheet with the invoices or name it with --sheet."
+    )
+
+
+def _sheet_rows(
+    workbook: python_calamine.CalamineWorkbook, name: str
+) -> tuple[list[list[Any]], tuple[int, int]]:
+    sheet = workbook.get_sheet_by_name(name)
+    start = sheet.start
+    if start is None:
+        return [], (0, 0)
+    return sheet.to_python(skip_empty_area=True), (start[0], start[1])
+
+
+def _password_error(path: Path) -> InputFileError:
+    return InputFileError(
+        f"{path.name}: the workbook is password-protected; open it in Excel, save a copy without a password "
+        "(File > Info > Protect Workbook > Encrypt with Password: clear it) and run again with that copy."
+    )
+
+
+def _check_ole2(path: Path) -> None:
+    """Legacy Office container: an encrypted .xlsx, a real .xls, or something else (a Word file)."""
+    names = _ole2_stream_markers(path)
+    if "EncryptionInfo" in names or "EncryptedPackage" in names:
+        raise _password_error(path)
+    if "WordDocument" in names:
+        raise InputFileError(
+            f"{path.name}: is a Word document, not a workbook; put the invoices in Excel and save as .xlsx."
+        )
+    if "Workbook" not in names and "Book" not in names:
+        raise InputFileError(
+            f"{path.name}: is an Office file without a workbook in it (or it is damaged); "
+            "open it in Excel and save it as .xlsx, then run again."
+        )
+
+
+_OLE2_MARKERS = ("EncryptionInfo", "EncryptedPackage", "WordDocument", "Workbook", "Book")
+
+
+def _ole2_stream_markers(path: Path) -> set[str]:
+    """Names of well-known streams found in the OLE2 directory (stored as UTF-16LE names)."""
+    patterns = {name: name.encode("utf-16-le") + b"\x00\x00" for name in _OLE2_MARKERS}
+    found: set[str] = set()
+    tail = b""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            window = tail + chunk
+            found.update(name for name, pattern in patterns.items() if pattern in window)
+            tail = window[-64:]
+    return found
+
+
+# ------------------------------------------------------------------------------------- zip workbooks
+
+
+_CELL_REF = re.compile(rb'<(?:\w+:)?(?:row|c)\b[^>]*?\sr="([A-Z]{0,3})([0-9]{1,7})"')
+_HOSTILE_XML = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+def _check_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            _check_zip_directory(path, members)
+            _check_zip_kind(path, {member.filename for member in members}, archive)
+            for member in members:
+                _scan_member(path, archive, member)
+    except InputFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise InputFileError(
+            f"{path.name}: the workbook is damaged or incomplete ({_first_line(exc)}), perhaps a truncated "
+            "download; download or export it again, or open it in Excel and save it again."
+        ) from exc
+
+
+def _check_zip_directory(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise InputFileError(
+            f"{path.name}: refused: the workbook holds {len(members)} parts, far more than a spreadsheet "
+            "has; open it in Excel and save it again, or save it as CSV."
+        )
+    total = sum(member.file_size for member in members)
+    if total > MAX_ZIP_TOTAL:
+        raise InputFileError(
+            f"{path.name}: refused: the workbook would unpack to {total // (1024 * 1024)} MB (limit "
+            f"{MAX_ZIP_TOTAL // (1024 * 1024)} MB); split it into smaller files or save it as CSV."
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > BIG_MEMBER and ratio > MAX_ZIP_RATIO:
+            raise InputFileError(
+                f"{path.name}: refused: part '{member.filename}' is compressed {ratio:.0f} to 1, the mark of "
+                "a zip bomb; open the file in Excel, save it again, or save it as CSV."
+            )
+
+
+def _check_zip_kind(path: Path, names: set[str], archive: zipfile.ZipFile) -> None:
+    if "xl/workbook.xml" in names:
+        return
+    if "xl/workbook.bin" in names:
+        raise InputFileError(
+            f"{path.name}: is a binary Excel workbook (.xlsb); save it as .xlsx and run again."
+        )
+    if "content.xml" in names and "mimetype" in names:
+        mimetype = archive.read("mimetype")[:200]
+        if b"spreadsheet" in mimetype:
+            return
+        raise InputFileError(f"{path.name}: is an OpenDocument file but not a spreadsheet "
+                             f"({mimetype.decode('ascii', 'replace')}); save the invoices as .ods or .xlsx.")
+    if "word/document.xml" in names:
+        raise InputFileError(f"{path.name}: is a Word document, not a workbook; "
+                             "put the invoices in Excel and save as .xlsx.")
+    if any(name.startswith("ppt/") for name in names):
+        raise InputFileError(f"{path.name}: is a PowerPoint file, not a workbook; save the data as .xlsx.")
+    raise InputFileError(
+        f"{path.name}: is a zip archive but not an Excel or OpenDocument workbook; "
+        "unpack it, or open the data in Excel and save it as .xlsx."
+    )
+
+
+def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Stream one part: refuse DTDs/entities in XML, a size beyond the declared one, a sparse-cell bomb."""
+    name = member.filename
+    is_xml = name.lower().endswith((".xml", ".rels", ".vml")) or name == "[Content_Types].xml"
+    is_sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
+    if not is_xml:
+        return
+    patterns = list(_HOSTILE_XML)
+    size, tail = 0, b""
+    max_row, max_col = 0, 0
+    with archive.open(member) as stream:
+        first = True
+        for chunk in iter(lambda: stream.read(_CHUNK), b""):
+            if first:
+                patterns += _utf16_patterns(chunk)
+                first = False
+            size += len(chunk)
+            if size > member.file_size + _CHUNK or size > MAX_ZIP_TOTAL:
+                raise InputFileError(
+                    f"{path.name}: refused: part '{name}' unpacks to more than its zip entry declares; "
+                    "the file is damaged or hostile: open it in Excel and save it again."
+                )
+            window = tail + chunk
+            if any(pattern in window for pattern in patterns):
+                raise InputFileError(
+                    f"{path.name}: refused: part '{name}' declares a DOCTYPE or ENTITY, which spreadsheets "
+                    "never do (an XML entity attack); open the file in Excel and save it again as .xlsx."
+                )
+            if is_sheet:
+                max_row, max_col = _extent(window, max_row, max_col)
+            tail = window[-256:]
+    if is_sheet and max_row * max(max_col, 1) > MAX_SHEET_CELLS:
+        raise InputFileError(
+            f"{path.name}: refused: sheet part '{name}' has cells as far as row {max_row}, column {max_col}, "
+            f"more than {MAX_SHEET_CELLS:,} cells to hold; delete the unused rows and columns "
+            "(select them, Delete) and save again, or split the file."
+        )
+
+
+def _utf16_patterns(first_chunk: bytes) -> list[bytes]:
+    if first_chunk.startswith((codecs.BOM_UTF16_LE, b"<\x00")):
+        return [pattern.decode().encode("utf-16-le") for pattern in _HOSTILE_XML]
+    if first_chunk.startswith((codecs.BOM_UTF16_BE, b"\x00<")):
+        return [pattern.decode().encode("utf-16-be") for pattern in _HOSTILE_XML]
+    return []
+
+
+def _extent(window: bytes, max_row: int, max_col: int) -> tuple[int, int]:
+    for match in _CELL_REF.finditer(window):
+        max_row = max(max_row, int(match.group(2)))
+        letters = match.group(1)
+        if letters:
+            max_col = max(max_col, _column_number(letters.decode("ascii")))
+    return max_row, max_col
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + (ord(letter) - 64)
+    return number
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet column letters of a 1-based column index (1 -> A, 28 -> AB)."""
+    letters = ""
+    while index > 0:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+# -------------------------------------------------------------------------------------- common table
+
+
+def _build_table(path: Path, cells: pd.DataFrame, numbers: list[int],
+                 sheet: str | None) -> tuple[pd.DataFrame, list[int]]:
+    """Clean cells, find the header, name and filter the columns, drop blank rows."""
+    where = f"{path.name}" + (f", sheet '{sheet}'" if sheet else "")
+    cleaned = {position: _clean_column(cells[position]) for position in cells.columns}
+    frame = pd.DataFrame(cleaned, index=range(len(cells)), dtype=object)
+    keep = frame.notna().any(axis=1).to_numpy()
+    if not keep.any():
+        raise InputFileError(f"{where}: has no data (every row is blank); check the file or the sheet.")
+    frame = frame[keep]
+    kept_numbers = [number for number, flag in zip(numbers, keep, strict=True) if flag]
+    header_values = list(frame.iloc[0])
+    data = frame.iloc[1:]
+    data_numbers = kept_numbers[1:]
+    columns = _name_columns(where, header_values, list(frame.columns), data)
+    data = data[[position for position, _ in columns]]
+    data.columns = [name for _, name in columns]
+    rows_keep = data.notna().any(axis=1).to_numpy() if len(data.columns) else data.index == -1
+    data = data[rows_keep].reset_index(drop=True)
+    data_numbers = [number for number, flag in zip(data_numbers, rows_keep, strict=True) if flag]
+    if data.empty:
+        raise InputFileError(
+            f"{where}: has a header row (row {kept_numbers[0]}) but no data rows; "
+            "add the invoice rows below it."
+        )
+    _refuse_huge_cells(where, data, data_numbers)
+    return data, data_numbers
+
+
+def _clean_column(column: pd.Series) -> list[Any]:
+    return [_clean(value) for value in column.tolist()]
+
+
+def _clean(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+    return value
+
+
+def _header_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _name_columns(where: str, header: list[Any], positions: list[Any],
+                  data: pd.DataFrame) -> list[tuple[Any, str]]:
+    """(position, name) of each column kept: blank headers named by letter, result columns dropped."""
+    named: list[tuple[Any, str]] = []
+    seen: dict[str, tuple[Any, str]] = {}
+    for position, value in zip(positions, header, strict=True):
+        text = _header_text(value)
+        if text is None:
+            if not data[position].notna().any():
+                continue
+            text = f"column {column_letter(int(position) + 1)}"
+        if normalize_header(text) in _RESULT_KEYS:
+            continue
+        key = text.casefold()
+        if key in seen:
+            first = column_letter(int(seen[key][0]) + 1)
+            raise InputFileError(
+                f"{where}: the header '{text}' appears twice, in columns {first} "
+                f"and {column_letter(int(position) + 1)}; rename or delete one of them."
+            )
+        seen[key] = (position, text)
+        named.append((position, text))
+    return named
+
+
+def _refuse_huge_cells(where: str, data: pd.DataFrame, numbers: list[int]) -> None:
+    for name in data.columns:
+        lengths = [len(value) if isinstance(value, str) else 0 for value in data[name].tolist()]
+        if not lengths or max(lengths) <= MAX_CELL_CHARS:
+            continue
+        index = next(i for i, length in enumerate(lengths) if length > MAX_CELL_CHARS)
+        raise InputFileError(
+            f"{where}: row {numbers[index]}, column '{name}' holds {lengths[index]:,} characters, more than "
+            f"the {MAX_CELL_CHARS:,} a spreadsheet cell can hold; shorten that cell and run again."
+        )
