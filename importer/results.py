@@ -1,0 +1,577 @@
+"""The results workbook: Invoices, Rows and Summary sheets (product.md, "The results workbook").
+
+Written with openpyxl in write-only mode (one code path for every size: bounded memory), to a temporary
+file in the target folder that replaces the target only once complete.
+
+Nothing read from the input is ever written as a formula: every text value is written as an inline string,
+and text a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) also
+gets the "quote prefix" style, so editing the cell in Excel keeps it text.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from importer.columns import RESULT_COLUMNS, normalize_header
+from importer.models import CellError, Invoice, RunInfo, Status, Validation
+
+INVOICE_COLUMNS: tuple[str, ...] = (
+    "invoice_number", "status", "crm_id", "lines", "total", "crm_total", "currency", "source_rows", "error",
+)
+TOTALLED_STATUSES: tuple[Status, ...] = (Status.CREATED, Status.SKIPPED, Status.PLANNED)
+
+AMOUNT_FORMAT = "#,##0.00"
+MAX_CELL_TEXT = 32_767  # Excel's limit for one cell
+MIN_WIDTH, MAX_WIDTH = 8, 60
+WIDTH_SAMPLE_ROWS = 500  # column widths are estimated from the first rows only (bounded work)
+MAX_ROWS_LISTED = 10
+COMMENT_AUTHOR = "invoice-import"
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ERROR_LITERALS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+ERROR_FILL = PatternFill("solid", fgColor="FF9999")
+STATUS_FILLS: dict[Status, PatternFill] = {
+    Status.CREATED: PatternFill("solid", fgColor="C6EFCE"),  # green
+    Status.SKIPPED: PatternFill("solid", fgColor="E2EFDA"),  # light green
+    Status.EXISTS: PatternFill("solid", fgColor="F8CBAD"),  # orange
+    Status.INVALID: PatternFill("solid", fgColor="FFC7CE"),  # red
+    Status.FAILED: PatternFill("solid", fgColor="FF7C80"),  # strong red
+    Status.PENDING: PatternFill("solid", fgColor="D9D9D9"),  # grey
+    Status.PLANNED: PatternFill("solid", fgColor="DDEBF7"),  # blue
+}
+
+
+# ---------------------------------------------------------------------------------------------- public API
+
+
+def default_results_path(source: Path) -> Path:
+    """``<input stem>.results.xlsx`` beside the input."""
+    return source.with_name(f"{source.stem}.results.xlsx")
+
+
+def summary_counts(invoices: list[Invoice]) -> dict[str, int]:
+    """The ``--json`` summary counts: one per status, then ``invoices`` and ``lines``."""
+    counts = {status.value: 0 for status in Status}
+    for invoice in invoices:
+        counts[invoice.status.value] += 1
+    counts["invoices"] = len(invoices)
+    counts["lines"] = sum(_line_count(invoice) for invoice in invoices)
+    return counts
+
+
+def write_results(path: Path, validation: Validation, run: RunInfo) -> Path:
+    """Write the results workbook atomically to ``path`` (parent folders created); return ``path``.
+
+    Refuses (ValueError) to overwrite the input file itself.
+    """
+    path = Path(path)
+    if _same_file(path, run.source):
+        raise ValueError(f"the results workbook {path} would overwrite the input file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = _build_workbook(validation, run)
+    _save_atomically(workbook, path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- cell values
+
+
+def clean_text(text: str) -> str:
+    """Text safe for a worksheet: XML-illegal control characters become U+FFFD; at most 32,767 chars.
+
+    A carriage return becomes a newline, as any XML reader would read it back.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _ILLEGAL_XML.search(text):
+        text = _ILLEGAL_XML.sub("\ufffd", text)
+    return text[:MAX_CELL_TEXT]
+
+
+def looks_like_formula(text: str) -> bool:
+    return text.startswith(FORMULA_PREFIXES)
+
+
+def plain_value(value: Any) -> Any:
+    """A value openpyxl can write: None for blanks (None, NaN, NaT), native Python scalars, clean text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, bool | int | Decimal):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else _naive(value.to_pydatetime())
+    if isinstance(value, datetime):
+        return _naive(value)
+    if isinstance(value, date | time | timedelta):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return plain_value(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return clean_text(str(value))
+
+
+def _naive(moment: datetime) -> datetime:
+    """Excel has no time zones: an aware moment is written as local wall time."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(tz=None).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a cell looks beyond its value."""
+
+    fill: PatternFill | None = None
+    number_format: str | None = None
+    font: Font | None = None
+    comment: str | None = None
+
+
+PLAIN = Look()
+
+
+def make_cell(sheet: WriteOnlyWorksheet, value: Any, look: Look = PLAIN) -> Any:
+    """What to append for one cell: the bare value when that is safe, else a styled WriteOnlyCell.
+
+    Text is always written as text (never a formula nor an error literal).
+    """
+    value = plain_value(value)
+    risky_text = isinstance(value, str) and (looks_like_formula(value) or value in _ERROR_LITERALS)
+    if look is PLAIN and not risky_text:
+        return value
+    cell: Cell = WriteOnlyCell(sheet, value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    if risky_text:
+        cell.quotePrefix = True
+    if look.fill is not None:
+        cell.fill = look.fill
+    if look.number_format is not None:
+        cell.number_format = look.number_format
+    if look.font is not None:
+        cell.font = look.font
+    if look.comment:
+        cell.comment = _comment(look.comment)
+    return cell
+
+
+def _comment(text: str) -> Comment:
+    comment = Comment(clean_text(text), COMMENT_AUTHOR)
+    comment.width = 300
+    comment.height = 120
+    return comment
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+@dataclass
+class ErrorIndex:
+    """Every error of the run, located: by row, by (row, column) and per invoice."""
+
+    headers: dict[str, str]
+    present: frozenset[str]  # header texts present in the Rows sheet
+    by_row: dict[int, list[CellError]] = field(default_factory=dict)
+    unplaced: list[CellError] = field(default_factory=list)  # no row
+
+    @classmethod
+    def build(cls, validation: Validation, present: Iterable[str]) -> ErrorIndex:
+        index = cls(dict(validation.table.headers), frozenset(present))
+        for error in all_errors(validation):
+            if error.row is None:
+                index.unplaced.append(error)
+            else:
+                index.by_row.setdefault(error.row, []).append(error)
+        return index
+
+    def header(self, column: str | None) -> str | None:
+        """The header in the file of a canonical column (or the column itself when it is a header)."""
+        if column is None:
+            return None
+        header = self.headers.get(column, column)
+        return header if header in self.present else None
+
+    def label(self, column: str | None) -> str | None:
+        if column is None:
+            return None
+        return self.headers.get(column, column)
+
+    def cell_messages(self, row: int) -> dict[str, list[str]]:
+        """header -> messages for the cells of ``row`` that are in error and present in the sheet."""
+        messages: dict[str, list[str]] = {}
+        for error in self.by_row.get(row, ()):
+            header = self.header(error.column)
+            if header is not None:
+                messages.setdefault(header, []).append(error.message)
+        return messages
+
+    def column_messages(self) -> dict[str, list[str]]:
+        """header -> messages of errors about a whole column (no row)."""
+        messages: dict[str, list[str]] = {}
+        for error in self.unplaced:
+            header = self.header(error.column)
+            if header is not None:
+                messages.setdefault(header, []).append(error.message)
+        return messages
+
+    def describe(self, error: CellError, with_row: bool = True) -> str:
+        """'row N, Header: message' (parts that are unknown left out)."""
+        where = []
+        if with_row and error.row is not None:
+            where.append(f"row {error.row}")
+        label = self.label(error.column)
+        if label is not None:
+            where.append(label)
+        return f"{', '.join(where)}: {error.message}" if where else error.message
+
+
+def all_errors(validation: Validation) -> list[CellError]:
+    """validation.errors plus the invoices' own errors (later stages may add only there), without repeats."""
+    merged: dict[CellError, None] = dict.fromkeys(validation.errors)
+    for invoice in validation.invoices:
+        merged.update(dict.fromkeys(invoice.errors))
+    return list(merged)
+
+
+def join_messages(parts: Iterable[str]) -> str:
+    return "; ".join(part for part in dict.fromkeys(parts) if part)
+
+
+def _rows_listed(rows: Sequence[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_LISTED])
+    more = len(rows) - MAX_ROWS_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+# ---------------------------------------------------------------------------------------------- workbook
+
+
+def _build_workbook(validation: Validation, run: RunInfo) -> Workbook:
+    workbook = Workbook(write_only=True)
+    raw_headers = _input_headers(validation)
+    errors = ErrorIndex.build(validation, (header for _, header in raw_headers))
+    _write_invoices_sheet(workbook.create_sheet("Invoices"), validation.invoices, errors)
+    _write_rows_sheet(workbook.create_sheet("Rows"), validation, raw_headers, errors)
+    _write_summary_sheet(workbook.create_sheet("Summary"), validation, run, errors)
+    return workbook
+
+
+def _input_headers(validation: Validation) -> list[tuple[int, str]]:
+    """(position in the raw frame, header text) of the input columns, without stale result columns."""
+    result_keys = {normalize_header(name) for name in RESULT_COLUMNS}
+    return [
+        (position, str(header))
+        for position, header in enumerate(validation.table.raw.frame.columns)
+        if normalize_header(str(header)) not in result_keys
+    ]
+
+
+def _header_row(
+    sheet: WriteOnlyWorksheet, headers: Sequence[str], comments: dict[str, list[str]]
+) -> list[Any]:
+    cells = []
+    for header in headers:
+        problems = comments.get(header)
+        look = Look(
+            fill=ERROR_FILL if problems else _HEADER_FILL,
+            font=_HEADER_FONT,
+            comment="\n".join(problems) if problems else None,
+        )
+        cells.append(make_cell(sheet, header, look))
+    return cells
+
+
+def _prepare_table(sheet: WriteOnlyWorksheet, widths: Sequence[float], rows: int) -> None:
+    """Column widths (must precede the first row in write-only mode), frozen header, autofilter."""
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    if widths:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{max(rows, 1) + 1}"
+
+
+def estimate_widths(headers: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[float]:
+    """Readable, bounded widths from the header and the first rows of each column."""
+    widths = []
+    for header, values in zip(headers, columns, strict=True):
+        longest = len(str(header)) + 3  # room for the filter button
+        for value in values[:WIDTH_SAMPLE_ROWS]:
+            longest = max(longest, _display_length(value))
+        widths.append(float(min(max(longest + 1, MIN_WIDTH), MAX_WIDTH)))
+    return widths
+
+
+def _display_length(value: Any) -> int:
+    value = plain_value(value)
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 19 if value.time() != time() else 10
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, float | Decimal):
+        return len(f"{value:,.2f}")
+    return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+# --- Invoices
+
+
+def _write_invoices_sheet(sheet: WriteOnlyWorksheet, invoices: list[Invoice], errors: ErrorIndex) -> None:
+    records = [_invoice_record(invoice, errors) for invoice in invoices]
+    columns = [[record[i] for record in records] for i in range(len(INVOICE_COLUMNS))]
+    _prepare_table(sheet, estimate_widths(INVOICE_COLUMNS, columns), len(records))
+    sheet.append(_header_row(sheet, INVOICE_COLUMNS, {}))
+    for invoice, record in zip(invoices, records, strict=True):
+        sheet.append(_invoice_cells(sheet, invoice.status, record))
+
+
+def _invoice_record(invoice: Invoice, errors: ErrorIndex) -> list[Any]:
+    outcome = invoice.outcome
+    problems = [errors.describe(error) for error in invoice.errors]
+    if outcome is not None and outcome.message:
+        problems.append(outcome.message)
+    return [
+        invoice.number,
+        invoice.status.value,
+        outcome.crm_id if outcome is not None else None,
+        _line_count(invoice),
+        invoice.total,
+        outcome.crm_total if outcome is not None else None,
+        invoice.currency,
+        invoice.source_rows,
+        join_messages(problems) or None,
+    ]
+
+
+def _invoice_cells(sheet: WriteOnlyWorksheet, status: Status, record: list[Any]) -> list[Any]:
+    looks = {
+        "status": Look(fill=STATUS_FILLS[status]),
+        "total": Look(number_format=AMOUNT_FORMAT),
+        "crm_total": Look(number_format=AMOUNT_FORMAT),
+    }
+    return [
+        make_cell(sheet, value, looks.get(name, PLAIN))
+        for name, value in zip(INVOICE_COLUMNS, record, strict=True)
+    ]
+
+
+def _line_count(invoice: Invoice) -> int:
+    return len(invoice.rows) if invoice.rows else len(invoice.lines)
+
+
+# --- Rows
+
+
+@dataclass(frozen=True)
+class RowFate:
+    """What happened to one input row: its invoice's status, CRM ID and the words for its error cell."""
+
+    status: Status
+    crm_id: int | None
+    error: str | None
+
+
+def _write_rows_sheet(
+    sheet: WriteOnlyWorksheet, validation: Validation, raw_headers: list[tuple[int, str]], errors: ErrorIndex
+) -> None:
+    raw = validation.table.raw
+    headers = [header for _, header in raw_headers]
+    columns = [raw.frame.iloc[:, position].tolist() for position, _ in raw_headers]
+    fates = _row_fates(validation, errors)
+    sample = [[fates[row].error for row in raw.row_numbers[:WIDTH_SAMPLE_ROWS]]]
+    widths = estimate_widths(headers, columns)
+    widths += [8.0, 10.0, 10.0, estimate_widths(["error"], sample)[0]]
+    _prepare_table(sheet, widths, len(raw.row_numbers))
+    sheet.append(_header_row(sheet, [*headers, *RESULT_COLUMNS], errors.column_messages()))
+    for index, row in enumerate(raw.row_numbers):
+        values = [column[index] for column in columns]
+        sheet.append(_row_cells(sheet, headers, values, row, fates[row], errors))
+
+
+def _row_cells(
+    sheet: WriteOnlyWorksheet,
+    headers: list[str],
+    values: list[Any],
+    row: int,
+    fate: RowFate,
+    errors: ErrorIndex,
+) -> list[Any]:
+    in_error = errors.cell_messages(row) if row in errors.by_row else {}
+    cells = []
+    for header, value in zip(headers, values, strict=True):
+        messages = in_error.get(header)
+        look = Look(fill=ERROR_FILL, comment="\n".join(messages)) if messages else PLAIN
+        cells.append(make_cell(sheet, value, look))
+    cells.append(row)
+    cells.append(make_cell(sheet, fate.status.value, Look(fill=STATUS_FILLS[fate.status])))
+    cells.append(fate.crm_id)
+    cells.append(make_cell(sheet, fate.error))
+    return cells
+
+
+def _row_fates(validation: Validation, errors: ErrorIndex) -> dict[int, RowFate]:
+    """The fate of every input row; rows of no invoice are invalid."""
+    fates: dict[int, RowFate] = {}
+    for invoice in validation.invoices:
+        for row in invoice.rows:
+            fates[row] = _invoice_row_fate(invoice, row, errors)
+    for row in validation.table.raw.row_numbers:
+        if row not in fates:
+            own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
+            fates[row] = RowFate(Status.INVALID, None, join_messages(own) or "this row belongs to no invoice")
+    return fates
+
+
+def _invoice_row_fate(invoice: Invoice, row: int, errors: ErrorIndex) -> RowFate:
+    own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
+    whole = [errors.describe(error) for error in invoice.errors if error.row is None]
+    others = sorted({error.row for error in invoice.errors if error.row is not None and error.row != row})
+    parts = [*own, *whole]
+    if others:
+        parts.append(f"the invoice has errors on row {_rows_listed(others)}")
+    if invoice.outcome is not None and invoice.outcome.message:
+        parts.append(invoice.outcome.message)
+    crm_id = invoice.outcome.crm_id if invoice.outcome is not None else None
+    return RowFate(invoice.status, crm_id, join_messages(parts) or None)
+
+
+# --- Summary
+
+
+def _write_summary_sheet(
+    sheet: WriteOnlyWorksheet, validation: Validation, run: RunInfo, errors: ErrorIndex
+) -> None:
+    rows = list(_summary_rows(validation, run, errors))
+    sheet.column_dimensions["A"].width = 34
+    sheet.column_dimensions["B"].width = 66
+    sheet.column_dimensions["C"].width = 16
+    for label, value, look in rows:
+        if look is _SECTION:
+            sheet.append([make_cell(sheet, label, Look(font=_HEADER_FONT, fill=_HEADER_FILL))])
+        else:
+            sheet.append([make_cell(sheet, label), make_cell(sheet, value, look)])
+
+
+_SECTION = Look(font=Font(bold=True))  # marker: a section title row
+
+
+def _summary_rows(
+    validation: Validation, run: RunInfo, errors: ErrorIndex
+) -> Iterator[tuple[str, Any, Look]]:
+    invoices = validation.invoices
+    counts = summary_counts(invoices)
+    yield "Invoices by status", None, _SECTION
+    for status in Status:
+        yield status.value, counts[status.value], Look(fill=STATUS_FILLS[status])
+    yield "invoices", counts["invoices"], PLAIN
+    yield "lines", counts["lines"], PLAIN
+    yield "input rows", len(validation.table.raw.row_numbers), PLAIN
+    yield "rows of no invoice (invalid)", _orphan_row_count(validation), PLAIN
+    yield "", None, PLAIN
+    yield "Totals per currency: created, skipped and planned invoices (CRM total where known)", None, _SECTION
+    for currency, total in currency_totals(invoices).items():
+        yield currency, total, Look(number_format=AMOUNT_FORMAT)
+    yield "", None, PLAIN
+    yield "Run", None, _SECTION
+    yield from _run_rows(run)
+    if errors.unplaced:
+        yield "", None, PLAIN
+        yield "Problems of the whole file", None, _SECTION
+        for error in errors.unplaced:
+            yield errors.label(error.column) or "file", error.message, PLAIN
+
+
+def _run_rows(run: RunInfo) -> Iterator[tuple[str, Any, Look]]:
+    yield "input file", run.source.name, PLAIN
+    yield "input path", str(run.source), PLAIN
+    yield "input SHA-256", run.sha256, PLAIN
+    yield "CRM URL", run.crm_url or "(none: offline)", PLAIN
+    yield "invoice-import version", run.version, PLAIN
+    yield "started", _moment(run.started), PLAIN
+    yield "ended", _moment(run.ended) if run.ended else "(not finished)", PLAIN
+    yield "duration", _duration(run.started, run.ended), PLAIN
+    yield "dry run", "yes" if run.dry_run else "no", PLAIN
+    for key, value in run.extra.items():
+        yield str(key), value if isinstance(value, str | int | float | Decimal) else str(value), PLAIN
+
+
+def currency_totals(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
+    """Sum per currency of created, skipped and planned invoices: the CRM's total, else the computed one."""
+    totals: dict[str, Decimal] = {}
+    for invoice in invoices:
+        if invoice.status not in TOTALLED_STATUSES:
+            continue
+        outcome = invoice.outcome
+        amount = outcome.crm_total if outcome is not None and outcome.crm_total is not None else invoice.total
+        if amount is None:
+            continue
+        currency = invoice.currency or "(no currency)"
+        totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return dict(sorted(totals.items()))
+
+
+def _orphan_row_count(validation: Validation) -> int:
+    grouped = {row for invoice in validation.invoices for row in invoice.rows}
+    return sum(1 for row in validation.table.raw.row_numbers if row not in grouped)
+
+
+def _moment(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def _duration(started: datetime, ended: datetime | None) -> str:
+    if ended is None:
+        return ""
+    seconds = max(0, round((ended - started).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# ---------------------------------------------------------------------------------------------- saving
+
+
+def _same_file(path: Path, source: Path) -> bool:
+    try:
+        return path.resolve() == Path(source).resolve()
+    except OSError:
+        return False
+
+
+def _save_atomically(workbook: Workbook, path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # same folder: atomic replace
+    try:
+        workbook.save(temporary)
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

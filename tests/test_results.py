@@ -1,0 +1,380 @@
+"""The results workbook: written for real, read back with openpyxl / python-calamine and checked."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl.worksheet.worksheet import Worksheet
+from python_calamine import CalamineWorkbook
+
+from importer import results
+from importer.columns import RESULT_COLUMNS
+from importer.models import (
+    CellError,
+    Invoice,
+    Line,
+    MappedTable,
+    Outcome,
+    RawTable,
+    RunInfo,
+    Status,
+    Validation,
+)
+from importer.results import default_results_path, summary_counts, write_results
+
+HEADERS = ["Invoice No", "Date", "Due", "Customer", "Currency", "Item", "Qty", "Unit Price", "Notes"]
+HEADER_OF = {
+    "invoice_number": "Invoice No", "issue_date": "Date", "due_date": "Due", "contact": "Customer",
+    "currency": "Currency", "item": "Item", "quantity": "Qty", "price": "Unit Price",
+}
+
+
+def make_table(rows: list[list[Any]], row_numbers: list[int] | None = None) -> MappedTable:
+    frame = pd.DataFrame(rows, columns=HEADERS, dtype=object)
+    numbers = row_numbers or list(range(2, len(rows) + 2))
+    raw = RawTable(frame=frame, row_numbers=numbers, source=Path("/data/in.xlsx"), sha256="ab" * 32)
+    return MappedTable(raw=raw, frame=frame, headers=dict(HEADER_OF), extras=["Notes"])
+
+
+def line(row: int) -> Line:
+    return Line(row=row, item="WID-001", quantity=Decimal(1), price=Decimal("7.70"))
+
+
+def invoice(
+    number: str,
+    rows: list[int],
+    outcome: Outcome | None = None,
+    errors: list[CellError] | None = None,
+    total: str | None = "10.00",
+    currency: str = "EUR",
+) -> Invoice:
+    return Invoice(number=number, rows=rows, lines=[line(r) for r in rows], currency=currency,
+                   total=Decimal(total) if total else None, outcome=outcome, errors=errors or [])
+
+
+def run_info(source: Path = Path("/data/in.xlsx"), dry_run: bool = False) -> RunInfo:
+    started = datetime(2026, 6, 1, 9, 0, 0)
+    return RunInfo(source=source, sha256="ab" * 32, crm_url="https://portal.example.com", version="0.1.0",
+                   started=started, ended=started + timedelta(seconds=83), dry_run=dry_run)
+
+
+BAD_QTY = CellError("quantity must be 0 or more", row=5, column="quantity", value="-2", code="range")
+BAD_DEFAULT = CellError("currency 'XXX' is not in the CRM's list", row=6, column="currency", value="XXX")
+NO_NUMBER = CellError("the invoice number is blank", row=7, column="invoice_number", code="required")
+WHOLE_COLUMN = CellError("cannot decide the decimal mark; set [format] decimal", column="price")
+
+
+def sample_validation() -> Validation:
+    rows: list[list[Any]] = [
+        ["INV-1", date(2026, 6, 1), date(2026, 7, 1), "bill@acme.example", "EUR", "WID-001", 100, 7.7, None],
+        [None, None, None, None, None, "SRV-HOUR", 2.5, 95, "onsite"],
+        ["INV-2", datetime(2026, 6, 2, 0, 0), date(2026, 7, 2), "b@x.example", "USD", "WID-001", 1, 3, None],
+        ["INV-3", date(2026, 6, 3), date(2026, 7, 3), "c@x.example", "USD", "WID-001", "-2", 1, None],
+        ["INV-4", date(2026, 6, 3), date(2026, 7, 3), "d@x.example", None, "WID-001", 1, 1, None],
+        [None, date(2026, 6, 3), date(2026, 7, 3), "e@x.example", "EUR", "WID-001", 1, 1, "orphan"],
+        ["INV-5", date(2026, 6, 4), date(2026, 7, 4), "f@x.example", "EUR", "WID-001", 1, 1, None],
+    ]
+    table = make_table(rows)
+    invoices = [
+        invoice("INV-1", [2, 3], Outcome(Status.CREATED, crm_id=101, crm_total=Decimal("1008.50")),
+                total="1008.50"),
+        invoice("INV-2", [4], Outcome(Status.FAILED, message="the CRM refused it: 500"), currency="USD"),
+        invoice("INV-3", [5], errors=[BAD_QTY], total=None, currency="USD"),
+        invoice("INV-4", [6], errors=[BAD_DEFAULT], total=None, currency="XXX"),
+        invoice("INV-5", [8], Outcome(Status.SKIPPED, crm_id=77, crm_total=Decimal("3.00"),
+                                      message="created by an earlier run"), total="3.00"),
+    ]
+    return Validation(table=table, invoices=invoices, errors=[BAD_QTY, BAD_DEFAULT, NO_NUMBER, WHOLE_COLUMN])
+
+
+@pytest.fixture
+def written(tmp_path: Path) -> Path:
+    return write_results(tmp_path / "out" / "in.results.xlsx", sample_validation(), run_info())
+
+
+def sheet_records(sheet: Worksheet) -> list[dict[str, Any]]:
+    rows = list(sheet.iter_rows(values_only=True))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def column_cells(sheet: Worksheet, header: str) -> list[Any]:
+    headers = [cell.value for cell in sheet[1]]
+    index = headers.index(header) + 1
+    return [sheet.cell(row=r, column=index) for r in range(2, sheet.max_row + 1)]
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def test_default_results_path_is_beside_the_input() -> None:
+    assert default_results_path(Path("/a/b/march.csv")) == Path("/a/b/march.results.xlsx")
+    assert default_results_path(Path("x.results.xlsx")) == Path("x.results.results.xlsx")
+
+
+def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
+    counts = summary_counts(sample_validation().invoices)
+    assert counts == {"created": 1, "skipped": 1, "exists": 0, "invalid": 2, "failed": 1, "pending": 0,
+                      "planned": 0, "invoices": 5, "lines": 6}
+    assert summary_counts([]) == {s.value: 0 for s in Status} | {"invoices": 0, "lines": 0}
+
+
+# ---------------------------------------------------------------------------------------------- sheets
+
+
+def test_workbook_has_three_sheets_with_frozen_filtered_headers(written: Path) -> None:
+    book = openpyxl.load_workbook(written)
+    assert book.sheetnames == ["Invoices", "Rows", "Summary"]
+    for name in ("Invoices", "Rows"):
+        sheet = book[name]
+        assert sheet.freeze_panes == "A2"
+        assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
+        assert all(cell.font.bold for cell in sheet[1])
+        widths = [dim.width for dim in sheet.column_dimensions.values()]
+        assert widths and all(8 <= w <= 60 for w in widths)
+
+
+def test_invoices_sheet_one_row_per_invoice(written: Path) -> None:
+    sheet = openpyxl.load_workbook(written)["Invoices"]
+    assert [c.value for c in sheet[1]] == list(results.INVOICE_COLUMNS)
+    records = sheet_records(sheet)
+    assert [r["invoice_number"] for r in records] == ["INV-1", "INV-2", "INV-3", "INV-4", "INV-5"]
+    assert [r["status"] for r in records] == ["created", "failed", "invalid", "invalid", "skipped"]
+    first = records[0]
+    assert (first["crm_id"], first["lines"], first["total"], first["crm_total"]) == (101, 2, 1008.5, 1008.5)
+    assert (first["currency"], first["source_rows"], first["error"]) == ("EUR", "2-3", None)
+    assert records[1]["error"] == "the CRM refused it: 500"
+    assert records[2]["error"] == "row 5, Qty: quantity must be 0 or more"
+    assert records[3]["error"] == "row 6, Currency: currency 'XXX' is not in the CRM's list"
+    assert records[4]["error"] == "created by an earlier run"
+    amounts = column_cells(sheet, "total") + column_cells(sheet, "crm_total")
+    assert all(c.number_format == "#,##0.00" for c in amounts)
+
+
+def test_status_cells_are_coloured_by_status(written: Path) -> None:
+    sheet = openpyxl.load_workbook(written)["Invoices"]
+    colours = {c.value: c.fill.fgColor.rgb[-6:] for c in column_cells(sheet, "status")}
+    assert colours["created"] == "C6EFCE" and colours["skipped"] == "E2EFDA"
+    assert colours["invalid"] == "FFC7CE" and colours["failed"] == "FF7C80"
+
+
+def test_rows_sheet_has_input_columns_then_result_columns(written: Path) -> None:
+    sheet = openpyxl.load_workbook(written)["Rows"]
+    assert [c.value for c in sheet[1]] == [*HEADERS, *RESULT_COLUMNS]
+    records = sheet_records(sheet)
+    assert [r["row"] for r in records] == [2, 3, 4, 5, 6, 7, 8]
+    assert [r["status"] for r in records] == ["created", "created", "failed", "invalid", "invalid", "invalid",
+                                              "skipped"]
+    assert [r["crm_id"] for r in records] == [101, 101, None, None, None, None, 77]
+    assert records[0]["error"] is None
+    assert records[2]["error"] == "the CRM refused it: 500"
+    assert records[3]["error"] == "Qty: quantity must be 0 or more"
+    assert records[5]["error"] == "Invoice No: the invoice number is blank"
+
+
+def test_rows_sheet_marks_cells_in_error_red_with_a_comment(written: Path) -> None:
+    sheet = openpyxl.load_workbook(written)["Rows"]
+    qty = column_cells(sheet, "Qty")
+    assert qty[3].fill.fgColor.rgb.endswith("FF9999")
+    assert qty[3].comment is not None and "quantity must be 0 or more" in qty[3].comment.text
+    assert qty[0].comment is None and qty[0].fill.fill_type is None
+    number = column_cells(sheet, "Invoice No")[5]
+    assert number.comment is not None and "blank" in number.comment.text
+    price_header = sheet.cell(row=1, column=HEADERS.index("Unit Price") + 1)
+    assert price_header.comment is not None and "decimal mark" in price_header.comment.text
+    marked = {(c.row, c.column) for r in sheet.iter_rows() for c in r if c.comment is not None}
+    assert len(marked) == 4  # Qty row 5, Currency row 6, Invoice No row 7, Unit Price header
+
+
+def test_error_on_a_column_missing_from_the_file_goes_to_the_error_cell_only(tmp_path: Path) -> None:
+    validation = sample_validation()
+    validation.table.headers.pop("currency")  # the currency came from a bad default
+    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    sheet = openpyxl.load_workbook(path)["Rows"]
+    assert all(c.comment is None for c in column_cells(sheet, "Currency"))
+    assert sheet_records(sheet)[4]["error"] == "currency: currency 'XXX' is not in the CRM's list"
+
+
+def test_other_rows_of_an_invalid_invoice_say_where_the_errors_are(tmp_path: Path) -> None:
+    error = CellError("item 'NOPE' is unknown", row=3, column="item", code="unknown_reference")
+    validation = sample_validation()
+    validation.invoices[0] = invoice("INV-1", [2, 3], errors=[error], total=None)
+    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    records = sheet_records(openpyxl.load_workbook(path)["Rows"])
+    assert records[0]["status"] == "invalid"
+    assert records[0]["error"] == "the invoice has errors on row 3"
+    assert records[1]["error"] == "Item: item 'NOPE' is unknown"
+
+
+def normalise(value: Any) -> Any:
+    """Spreadsheet readers give dates back as datetimes and whole numbers as floats or ints."""
+    if isinstance(value, datetime):
+        return value.date() if value.time() == datetime.min.time() else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None if value == "" else value
+
+
+def test_rows_sheet_input_columns_round_trip_with_openpyxl_and_calamine(written: Path) -> None:
+    expected = [[normalise(v) for v in row] for row in sample_validation().table.raw.frame.values.tolist()]
+    book = openpyxl.load_workbook(written)
+    by_openpyxl = [[normalise(v) for v in row[: len(HEADERS)]]
+                   for row in book["Rows"].iter_rows(min_row=2, values_only=True)]
+    assert by_openpyxl == expected
+    calamine = CalamineWorkbook.from_path(str(written)).get_sheet_by_name("Rows").to_python()
+    assert calamine[0][: len(HEADERS)] == HEADERS
+    assert [[normalise(v) for v in row[: len(HEADERS)]] for row in calamine[1:]] == expected
+
+
+def test_rows_sheet_keeps_cell_types(written: Path) -> None:
+    sheet = openpyxl.load_workbook(written)["Rows"]
+    assert column_cells(sheet, "Date")[0].is_date
+    assert column_cells(sheet, "Qty")[0].data_type == "n"
+    assert column_cells(sheet, "Qty")[3].data_type == "s"  # "-2" was text in the input: stays text
+    assert column_cells(sheet, "Invoice No")[0].data_type == "s"
+
+
+def test_summary_sheet(written: Path) -> None:
+    rows = {r[0]: r[1] for r in openpyxl.load_workbook(written)["Summary"].iter_rows(values_only=True)}
+    assert [rows[s] for s in ("created", "skipped", "invalid", "failed", "pending")] == [1, 1, 2, 1, 0]
+    assert rows["invoices"] == 5 and rows["lines"] == 6 and rows["input rows"] == 7
+    assert rows["rows of no invoice (invalid)"] == 1
+    assert rows["EUR"] == 1011.5  # created 1008.50 + skipped 3.00; the failed USD invoice is not totalled
+    assert "USD" not in rows
+    assert rows["input file"] == "in.xlsx" and rows["input SHA-256"] == "ab" * 32
+    assert rows["CRM URL"] == "https://portal.example.com" and rows["invoice-import version"] == "0.1.0"
+    assert rows["started"] == "2026-06-01 09:00:00" and rows["ended"] == "2026-06-01 09:01:23"
+    assert rows["duration"] == "0:01:23" and rows["dry run"] == "no"
+    assert rows["Unit Price"] == WHOLE_COLUMN.message
+
+
+def test_planned_invoices_are_totalled_in_a_dry_run(tmp_path: Path) -> None:
+    validation = sample_validation()
+    validation.invoices = [invoice("A", [2], Outcome(Status.PLANNED), total="5.10"),
+                           invoice("B", [3], Outcome(Status.PLANNED), total="4.90")]
+    path = write_results(tmp_path / "r.xlsx", validation, run_info(dry_run=True))
+    rows = {r[0]: r[1] for r in openpyxl.load_workbook(path)["Summary"].iter_rows(values_only=True)}
+    assert rows["EUR"] == 10.0 and rows["planned"] == 2 and rows["dry run"] == "yes"
+
+
+# ---------------------------------------------------------------------------------------------- safety
+
+FORMULA_LIKE = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=1", "#N/A"]
+
+
+def test_formula_like_text_is_written_as_text_never_as_a_formula(tmp_path: Path) -> None:
+    june = date(2026, 6, 1)
+    rows = [[value, june, june, value, "EUR", value, 1, 1, value] for value in FORMULA_LIKE]
+    table = make_table(rows)
+    invoices = [invoice(v, [n + 2], Outcome(Status.FAILED, message=v)) for n, v in enumerate(FORMULA_LIKE)]
+    errors = [CellError("=1+1", row=2, column="contact")]
+    path = write_results(tmp_path / "r.xlsx", Validation(table, invoices, errors), run_info())
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert b"<f>" not in archive.read(name) and b"<f " not in archive.read(name)
+    book = openpyxl.load_workbook(path)
+    as_read = [value.replace("\r", "\n") for value in FORMULA_LIKE]  # XML reads CR as LF
+    assert [row[0] for row in book["Rows"].iter_rows(min_row=2, values_only=True)] == as_read
+    assert [row[0] for row in book["Invoices"].iter_rows(min_row=2, values_only=True)] == as_read
+    cells = column_cells(book["Rows"], "Invoice No")
+    assert all(c.data_type == "s" for c in cells)
+    assert all(c.quotePrefix for c in cells if not c.value.startswith("\n"))
+
+
+def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
+    june = date(2026, 6, 1)
+    rows = [["INV\x01-1", june, june, "a\x00b", "EUR", "W\x1f", 1, 1, "ok\ttab\nline"]]
+    error = CellError("bad \x0b value", row=2, column="contact")
+    validation = Validation(make_table(rows), [invoice("INV\x01-1", [2], errors=[error])], [error])
+    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
+    assert values[0] == "INV\ufffd-1" and values[3] == "a\ufffdb" and values[5] == "W\ufffd"
+    assert values[8] == "ok\ttab\nline"
+
+
+def test_odd_values_from_pandas_are_written(tmp_path: Path) -> None:
+    stamp = pd.Timestamp("2026-06-01")
+    frame_rows = [["INV-1", stamp, float("nan"), pd.NA, "EUR", "W", 1, Decimal("1.50"), True]]
+    path = write_results(tmp_path / "r.xlsx", Validation(make_table(frame_rows), [invoice("INV-1", [2])], []),
+                         run_info())
+    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
+    assert values[:9] == ("INV-1", datetime(2026, 6, 1), None, None, "EUR", "W", 1, 1.5, True)
+
+
+def test_very_long_text_is_cut_to_the_cell_limit(tmp_path: Path) -> None:
+    long = "x" * 40_000
+    rows = [["INV-1", date(2026, 6, 1), date(2026, 7, 1), "c", "EUR", "W", 1, 1, long]]
+    validation = Validation(make_table(rows), [invoice("INV-1", [2])], [])
+    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
+    assert values[8] == "x" * 32_767
+
+
+# ---------------------------------------------------------------------------------------------- saving
+
+
+def test_write_creates_parent_folders_and_replaces_an_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "r.xlsx"
+    assert write_results(target, sample_validation(), run_info()) == target
+    first = target.read_bytes()
+    validation = sample_validation()
+    validation.invoices = validation.invoices[:1]
+    write_results(target, validation, run_info())
+    assert target.read_bytes() != first
+    assert len(sheet_records(openpyxl.load_workbook(target)["Invoices"])) == 1
+    assert sorted(p.name for p in target.parent.iterdir()) == ["r.xlsx"]
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "r.xlsx"
+    target.write_bytes(b"old results")
+
+    real_save = openpyxl.Workbook.save
+
+    def broken_save(self: Any, filename: str) -> None:
+        real_save(self, filename)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        write_results(target, sample_validation(), run_info())
+    assert target.read_bytes() == b"old results"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
+
+
+def test_refuses_to_overwrite_the_input_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.xlsx"
+    source.write_bytes(b"input")
+    with pytest.raises(ValueError, match="overwrite the input"):
+        write_results(source, sample_validation(), run_info(source=source))
+    assert source.read_bytes() == b"input"
+
+
+def test_an_empty_input_writes_a_valid_workbook(tmp_path: Path) -> None:
+    path = write_results(tmp_path / "r.xlsx", Validation(make_table([]), [], []), run_info())
+    book = openpyxl.load_workbook(path)
+    assert [c.value for c in book["Rows"][1]] == [*HEADERS, *RESULT_COLUMNS]
+    assert book["Invoices"].max_row == 1
+
+
+def test_many_rows_are_written_with_features_intact(tmp_path: Path) -> None:
+    count = 3000
+    rows = [[f"INV-{n // 2}", date(2026, 6, 1), date(2026, 7, 1), "c@x.example", "EUR", "W", n, 1.5, None]
+            for n in range(count)]
+    table = make_table(rows)
+    invoices = [invoice(f"INV-{k}", [2 * k + 2, 2 * k + 3], Outcome(Status.CREATED, crm_id=k))
+                for k in range(count // 2)]
+    errors = [CellError("too big", row=r, column="quantity") for r in range(2, count + 2, 100)]
+    invoices[0].errors.extend(errors)
+    path = write_results(tmp_path / "r.xlsx", Validation(table, invoices, errors), run_info())
+    sheet = openpyxl.load_workbook(path)["Rows"]
+    assert sheet.max_row == count + 1
+    assert sum(1 for c in column_cells(sheet, "Qty") if c.comment is not None) == len(errors)
