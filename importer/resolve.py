@@ -69,10 +69,21 @@ class CrmReader(Protocol):
 
 
 @dataclass(frozen=True)
+class InfoRow:
+    """One contact-info row of ``contact/{id}/data``."""
+
+    id: int
+    info_type: int
+    category: int
+
+
+@dataclass(frozen=True)
 class ContactRecord:
     id: int
     name: str
     emails: tuple[str, ...] = ()
+    # the address rows embedded in the contact, when the server sends them with their IDs; else None
+    addresses: tuple[InfoRow, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,15 +99,6 @@ class TaxRecord:
     id: int
     name: str
     rate: Decimal
-
-
-@dataclass(frozen=True)
-class InfoRow:
-    """One contact-info row of ``contact/{id}/data``."""
-
-    id: int
-    info_type: int
-    category: int
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,20 @@ def contact_record(data: Mapping[str, Any]) -> ContactRecord:
         for info in data.get("commonData") or ()
         if isinstance(info, Mapping) and _enum(info.get("infoType"), _INFO_TYPES) == INFO_TYPE_EMAIL
     )
-    return ContactRecord(id=_int(data.get("id")), name=name.strip(), emails=emails)
+    return ContactRecord(id=_int(data.get("id")), name=name.strip(), emails=emails,
+                         addresses=_embedded_addresses(data.get("addresses")))
+
+
+def _embedded_addresses(addresses: Any) -> tuple[InfoRow, ...] | None:
+    """The ``addresses`` of a contact wrapper as info rows, if every one carries its ID; else None."""
+    if not isinstance(addresses, list):
+        return None
+    rows = [a for a in addresses if isinstance(a, Mapping) and isinstance(a.get("id"), int)]
+    if len(rows) != len(addresses):
+        return None
+    return tuple(
+        InfoRow(a["id"], INFO_TYPE_ADDRESS, _enum(a.get("category"), _ADDRESS_CATEGORIES)) for a in rows
+    )
 
 
 def item_record(data: Mapping[str, Any]) -> ItemRecord:
@@ -586,9 +601,8 @@ async def resolve_invoices(invoices: list[Invoice], client: CrmReader) -> Refere
 
     for invoice in valid:
         _resolve_ids(invoice, refs)
-    second: list[Awaitable[None]] = [
-        _load_contact_info(fetch, refs, contact_id) for contact_id in sorted(_contacts_needing_info(valid))
-    ]
+    needing_info = sorted(_contacts_needing_info(valid, refs))
+    second: list[Awaitable[None]] = [_load_contact_info(fetch, refs, cid) for cid in needing_info]
     not_joined = sorted(_deals_not_joined(valid, refs))
     second.extend(_load_deal_title(fetch, refs, deal_id) for deal_id in not_joined)
     await asyncio.gather(*second)
@@ -598,13 +612,20 @@ async def resolve_invoices(invoices: list[Invoice], client: CrmReader) -> Refere
     return refs
 
 
-def _contacts_needing_info(invoices: Iterable[Invoice]) -> set[int]:
+def _contacts_needing_info(invoices: Iterable[Invoice], refs: ReferenceData) -> set[int]:
+    """Contacts whose addresses must be fetched: those an address ID refers to, unless the contact
+    record already carried its addresses with their IDs (then they are taken from there)."""
     needed: set[int] = set()
     for invoice in invoices:
         if invoice.billing_address_id and invoice.contact_id:
             needed.add(invoice.contact_id)
         if invoice.delivery_address_id and invoice.consignee_id:
             needed.add(invoice.consignee_id)
+    for contact_id in list(needed):
+        record = refs.contact_records.get(contact_id)
+        if record is not None and record.addresses is not None:
+            refs.contact_info[contact_id] = record.addresses
+            needed.discard(contact_id)
     return needed
 
 
