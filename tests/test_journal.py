@@ -1,0 +1,106 @@
+"""Tests of importer.journal: persistence, case-insensitive keys, the run lock."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from importer.errors import JournalLockedError
+from importer.journal import Journal, JournalState, default_journal_path
+
+URL = "https://crm.example.com"
+
+
+def test_states_round_trip_and_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal.open(path, URL) as journal:
+        assert journal.entry("INV-1") is None
+        journal.mark_posting("INV-1", "h1")
+        entry = journal.entry("INV-1")
+        assert entry is not None and entry.state is JournalState.POSTING and entry.content_hash == "h1"
+        journal.mark_created("INV-1", 42, "h1")
+        journal.mark_posting("INV-2", "h2")
+        journal.mark_failed("INV-2", "400: Value does not fall within the expected range.")
+    with Journal.open(path, URL + "/") as journal:
+        created = journal.entry("INV-1")
+        failed = journal.entry("INV-2")
+    assert created is not None and (created.state, created.crm_id, created.content_hash) == (
+        JournalState.CREATED,
+        42,
+        "h1",
+    )
+    assert failed is not None and failed.state is JournalState.FAILED and failed.crm_id is None
+    assert failed.reason is not None and "expected range" in failed.reason
+    assert failed.content_hash == "h2"
+
+
+def test_numbers_are_keyed_case_insensitively(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite", URL) as journal:
+        journal.mark_created("inv-a", 7, "h")
+        entry = journal.entry("INV-A")
+        assert entry is not None and entry.crm_id == 7 and entry.number == "inv-a"
+        journal.forget("Inv-A")
+        assert journal.entry("inv-a") is None
+        assert journal.entries() == []
+
+
+def test_entries_of_another_crm_are_not_mixed_up(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal.open(path, URL) as journal:
+        journal.mark_created("INV-1", 1, "h")
+    with Journal.open(path, "https://other.example.com") as journal:
+        assert journal.entry("INV-1") is None
+
+
+def test_the_journal_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal.open(path, URL) as journal:
+        journal.mark_posting("X", "h")
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal.open(path, URL):
+        with pytest.raises(JournalLockedError, match="another invoice-import run") as info:
+            Journal.open(path, URL)
+        assert info.value.exit_code == 2
+    Journal.open(path, URL).close()  # released on close
+
+
+def test_the_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    script = (
+        "import sys, time; from pathlib import Path; from importer.journal import Journal\n"
+        f"j = Journal.open(Path({str(path)!r}), {URL!r}); j.mark_posting('INV-9', 'h')\n"
+        "print('ready', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(JournalLockedError):
+            Journal.open(path, URL)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    with Journal.open(path, URL) as journal:
+        entry = journal.entry("inv-9")
+    assert entry is not None and entry.state is JournalState.POSTING
+
+
+def test_default_path_is_one_file_per_crm_url_in_the_state_folder() -> None:
+    first = default_journal_path("https://crm.example.com/")
+    assert first == default_journal_path("HTTPS://CRM.example.com")
+    assert first != default_journal_path("https://crm.example.com:8443")
+    assert first != default_journal_path("https://crm.example.com/other")
+    assert first.parent == platformdirs.user_state_path("invoice-import")
+    assert first.name.startswith("crm.example.com-") and first.suffix == ".sqlite"
