@@ -9,6 +9,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from importer.client import CrmClient
 from importer.errors import CrmRequestError
 from importer.models import CellError, Invoice, Line
 from importer.resolve import (
@@ -252,3 +255,265 @@ def test_unknown_and_ambiguous_errors_sit_on_the_right_rows() -> None:
     assert by_column["item"].code == "unknown_reference" and by_column["item"].row == 8
     assert by_column["item"].value == "Gizmo" and "'Gizmo'" in by_column["item"].message
     assert invoice.total is None
+
+
+# -------------------------------------------------------------------------------------- against the sandbox
+
+TOKEN = "sandbox"
+
+
+async def _resolve_over_http(url: str, invoices: list[Invoice], wrap: Any = None) -> ReferenceData:
+    async with CrmClient(url, token=TOKEN) as client:
+        return await resolve_invoices(invoices, wrap(client) if wrap else client)
+
+
+def resolve_in_sandbox(server: Any, invoices: list[Invoice], *, together: bool = True) -> list[ReferenceData]:
+    """Resolve all invoices in one call (values listed or looked up, as the resolver decides), or one
+    invoice per call (each value then looked up on its own)."""
+    if together:
+        return [asyncio.run(_resolve_over_http(server.url, invoices))]
+    return [asyncio.run(_resolve_over_http(server.url, [invoice])) for invoice in invoices]
+
+
+def _one(contact: str = "1", item: str = "WID-001", **fields: Any) -> Invoice:
+    lines = fields.pop("lines", None)
+    invoice = _invoice(fields.pop("number", "T-1"), contact, item, **fields)
+    if lines is not None:
+        invoice.lines = lines
+        invoice.rows = [line.row for line in lines]
+    return invoice
+
+
+CONTACT_FORMS = [("1", 1), ("billing@acme.example", 1), ("BILLING@Acme.Example", 1),
+                 ("john.smith@example.com", 5), ("Jane Smith", 3), ("Acme Ltd", 1), ("Umbrella Inc", 8),
+                 (" Initech GmbH ", 4), ("8", 8)]
+ITEM_FORMS = [("1", 1), ("WID-001", 1), ("Consulting hour", 3), ("00731", 9), ("9", 9), ("SHIP", 6),
+              ("Shipping", 6), ("Widget", 1), ("Widget XL", 9)]
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one-run", "one-by-one"])
+def test_every_contact_and_item_form_resolves(fresh_sandbox: Any, together: bool) -> None:
+    invoices = [_one(contact, item, number=f"T-{n}")
+                for n, ((contact, _), (item, _)) in enumerate(zip(CONTACT_FORMS, ITEM_FORMS, strict=True))]
+    runs = resolve_in_sandbox(fresh_sandbox, invoices, together=together)
+    assert [i.errors for i in invoices] == [[] for _ in invoices]
+    assert [i.contact_id for i in invoices] == [cid for _, cid in CONTACT_FORMS]
+    assert [i.lines[0].item_id for i in invoices] == [iid for _, iid in ITEM_FORMS]
+    expected = "listed" if together else "individual"
+    assert all(run.strategy == {"contacts": expected, "items": expected} for run in runs)
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one-run", "one-by-one"])
+def test_ambiguous_and_unknown_references(fresh_sandbox: Any, together: bool) -> None:
+    cases = [
+        _one("Northwind Traders", number="T-1"),
+        _one("1", "Adapter", number="T-2"),
+        _one("Nobody Ltd", number="T-3"),
+        _one("nobody@nowhere.example", number="T-4"),
+        _one("999", "999", number="T-5"),
+        _one("acme ltd", "wid-001", number="T-6"),
+        _one("smith@example.com", number="T-7"),
+    ]
+    resolve_in_sandbox(fresh_sandbox, cases, together=together)
+    messages = [{(e.column, e.code): e.message for e in invoice.errors} for invoice in cases]
+    northwind = messages[0][("contact", "ambiguous_reference")]
+    assert "Northwind Traders (ID 6)" in northwind and "Northwind Traders (ID 7)" in northwind
+    adapter = messages[1][("item", "ambiguous_reference")]
+    assert "(ID 7, SKU ADP-EU)" in adapter and "(ID 8, SKU ADP-UK)" in adapter
+    assert "'Nobody Ltd'" in messages[2][("contact", "unknown_reference")]
+    assert "e-mail address 'nobody@nowhere.example'" in messages[3][("contact", "unknown_reference")]
+    assert set(messages[4]) == {("contact", "unknown_reference"), ("item", "unknown_reference")}
+    assert "did you mean 'Acme Ltd'" in messages[5][("contact", "unknown_reference")]
+    assert "did you mean 'WID-001'" in messages[5][("item", "unknown_reference")]
+    assert set(messages[6]) == {("contact", "unknown_reference")}
+    assert all(invoice.contact_id is None for invoice in cases if ("contact", "unknown_reference") in
+               {(e.column, e.code) for e in invoice.errors})
+
+
+def test_consignee_and_taxes_by_id_or_name(fresh_sandbox: Any) -> None:
+    lines = [Line(row=2, item="WID-001", quantity=Decimal(10), price=None, tax1="VAT 20%", tax2="4"),
+             Line(row=3, item="SRV-HOUR", quantity=Decimal(2), price=Decimal("100.00"), tax1="3"),
+             Line(row=4, item="SHIP", quantity=Decimal(1), price=None, tax1="VAT 21%", tax2="vat 25%")]
+    invoice = _one(consignee="accounts@globex.example", lines=lines)
+    resolve_in_sandbox(fresh_sandbox, [invoice])
+    assert invoice.consignee_id == 2
+    assert [(line.tax1_id, line.tax2_id) for line in lines[:2]] == [(1, 4), (3, 0)]
+    rates = [(line.tax1_rate, line.tax2_rate) for line in lines[:2]]
+    assert rates == [(Decimal(20), Decimal(10)), (Decimal(7), None)]
+    errors = {(e.row, e.column): e for e in invoice.errors}
+    assert set(errors) == {(4, "tax1"), (4, "tax2")}
+    assert "VAT 20%, VAT 25%, Reduced VAT 7%, GST 10%" in errors[4, "tax1"].message
+    assert "did you mean 'VAT 25%'" in errors[4, "tax2"].message
+
+
+def test_blank_price_takes_the_catalogue_price_and_the_total_is_computed(fresh_sandbox: Any) -> None:
+    lines = [Line(row=2, item="GAD-002", quantity=Decimal(3), price=None, discount=Decimal(10),
+                  tax1="VAT 20%"),
+             Line(row=3, item="Annual support", quantity=Decimal(1), price=None),
+             Line(row=4, item="USB cable", quantity=Decimal(5), price=Decimal("2.50"))]
+    invoice = _one(lines=lines, expected_total=Decimal("1578.29"))
+    resolve_in_sandbox(fresh_sandbox, [invoice])
+    assert [line.price for line in lines] == [Decimal("19.99"), Decimal("1500"), Decimal("2.50")]
+    # 59.97 - 6.00 = 53.97, + 10.79 tax; 1500; 12.50
+    assert invoice.total == Decimal("1577.26")
+    mismatch = [e for e in invoice.errors if e.code == "total_mismatch"]
+    assert len(mismatch) == 1 and mismatch[0].column == "invoice_total" and mismatch[0].row == 2
+    assert "1578.29" in mismatch[0].message and "1577.26" in mismatch[0].message
+
+
+def test_an_existing_total_mismatch_is_not_reported_twice() -> None:
+    invoice = _invoice("A-1", "1", "WID-001", expected_total=Decimal(1))
+    invoice.lines[0].price = Decimal(5)
+    refs = ReferenceData()
+    refs.contacts["1"] = match_contact("1", CONTACTS)
+    refs.items["WID-001"] = match_item("WID-001", ITEMS)
+    refs.item_records.update((i.id, i) for i in ITEMS)
+    _apply_all([invoice], refs)
+    assert [e.code for e in invoice.errors] == ["total_mismatch"]
+    invoice.errors.clear()
+    invoice.errors.append(CellError("already", row=2, column="invoice_total", code="total_mismatch"))
+    _apply_all([invoice], refs)
+    assert [e.message for e in invoice.errors] == ["already"]
+
+
+def _apply_all(invoices: list[Invoice], refs: ReferenceData) -> None:
+    from importer import resolve
+
+    for invoice in invoices:
+        resolve._resolve_ids(invoice, refs)
+        resolve._check_invoice(invoice, refs)
+
+
+def test_blank_terms_take_the_crm_default(fresh_sandbox: Any) -> None:
+    invoice = _one(terms=None)
+    refs = resolve_in_sandbox(fresh_sandbox, [invoice])[0]
+    assert invoice.errors == []
+    assert invoice.terms == "Payment is due within 30 days of the invoice date."
+    assert refs.requests["settings"] == 1
+
+
+class BlankTerms:
+    """The real client, but the CRM's invoice settings have no default terms."""
+
+    def __init__(self, client: CrmClient) -> None:
+        self.client = client
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        answer = await self.client.get(path, params)
+        return {**answer, "terms": "  "} if path == "invoice/settings" else answer
+
+    async def get_page(self, path: str, params: Mapping[str, Any] | None = None, *, count: int,
+                       start: int = 0) -> tuple[list[Any], int | None]:
+        return await self.client.get_page(path, params, count=count, start=start)
+
+
+def test_blank_terms_without_a_crm_default_are_invalid(fresh_sandbox: Any) -> None:
+    invoice = _one(terms=None)
+    asyncio.run(_resolve_over_http(fresh_sandbox.url, [invoice], wrap=BlankTerms))
+    assert [(e.column, e.code, e.row) for e in invoice.errors] == [("terms", "terms", 2)]
+
+
+def test_currency_and_language_against_the_crm(fresh_sandbox: Any) -> None:
+    good = _one(number="T-1", currency="usd", language="de-de")
+    bad = _one(number="T-2", currency="XYZ", language="xx-XX")
+    resolve_in_sandbox(fresh_sandbox, [good, bad])
+    assert good.errors == [] and (good.currency, good.language) == ("USD", "de-DE")
+    codes = sorted((e.column, e.code) for e in bad.errors)
+    assert codes == [("currency", "currency"), ("language", "language")]
+
+
+def test_deal_must_exist_and_have_the_contact_as_member(fresh_sandbox: Any) -> None:
+    member = _one("Acme Ltd", number="T-1", deal_id=1)
+    outsider = _one("Acme Ltd", number="T-2", deal_id=2)
+    missing = _one("Acme Ltd", number="T-3", deal_id=99)
+    resolve_in_sandbox(fresh_sandbox, [member, outsider, missing])
+    assert member.errors == []
+    assert [(e.column, e.code) for e in outsider.errors] == [("deal_id", "deal")]
+    assert "Globex rollout" in outsider.errors[0].message
+    assert [(e.column, e.code) for e in missing.errors] == [("deal_id", "deal")]
+    assert "No deal with ID 99" in missing.errors[0].message
+
+
+def test_billing_and_delivery_addresses_follow_the_contract(fresh_sandbox: Any) -> None:
+    # seed: 9 = Acme's Billing address, 10 = Acme's Postal address, 11 = Globex's Postal address
+    good = _one("Acme Ltd", number="T-1", billing_address_id=9, consignee="Acme Ltd", delivery_address_id=10)
+    good2 = _one("Acme Ltd", number="T-2", consignee="2", delivery_address_id=11)
+    postal_as_billing = _one("Acme Ltd", number="T-3", billing_address_id=10)
+    no_consignee = _one("Acme Ltd", number="T-4", delivery_address_id=10)
+    wrong_consignee = _one("Globex Corporation", number="T-5", consignee="Acme Ltd", delivery_address_id=11)
+    resolve_in_sandbox(fresh_sandbox, [good, good2, postal_as_billing, no_consignee, wrong_consignee])
+    assert good.errors == [] and good2.errors == []
+    for invoice, column in ((postal_as_billing, "billing_address_id"), (no_consignee, "delivery_address_id"),
+                            (wrong_consignee, "delivery_address_id")):
+        assert [(e.column, e.code) for e in invoice.errors] == [(column, "address")]
+    assert "its billing addresses: 9" in postal_as_billing.errors[0].message
+    assert "needs a consignee" in no_consignee.errors[0].message
+
+
+def payload(invoice: Invoice) -> dict[str, Any]:
+    """The create body, spelled exactly as in the API contract."""
+    assert invoice.issue_date is not None and invoice.due_date is not None
+    return {
+        "number": invoice.number, "issueDate": invoice.issue_date.isoformat(),
+        "dueDate": invoice.due_date.isoformat(), "contactId": invoice.contact_id,
+        "consigneeId": invoice.consignee_id or 0, "entityId": invoice.deal_id or 0,
+        "billingAddressID": invoice.billing_address_id or 0,
+        "deliveryAddressID": invoice.delivery_address_id or 0,
+        "language": invoice.language, "currency": invoice.currency,
+        "exchangeRate": str(invoice.exchange_rate),
+        "terms": invoice.terms, "templateType": invoice.template_type,
+        "invoiceLines": [
+            {"invoiceItemID": line.item_id, "invoiceTax1ID": line.tax1_id, "invoiceTax2ID": line.tax2_id,
+             "quantity": str(line.quantity), "price": str(line.price), "discount": str(line.discount),
+             "description": line.description or ""}
+            for line in invoice.lines
+        ],
+    }
+
+
+async def _post_all(url: str, invoices: list[Invoice]) -> list[Any]:
+    async with CrmClient(url, token=TOKEN) as client:
+        return [await client.post("invoice", payload(invoice)) for invoice in invoices]
+
+
+def _mixed_invoices() -> list[Invoice]:
+    """Valid-looking invoices using every reference kind and form."""
+    def line(row: int, item: str, qty: str, price: str | None = None, disc: str = "0", t1: str | None = None,
+             t2: str | None = None) -> Line:
+        return Line(row=row, item=item, quantity=Decimal(qty), price=Decimal(price) if price else None,
+                    discount=Decimal(disc), tax1=t1, tax2=t2)
+
+    return [
+        _one("billing@acme.example", number="P-1", terms=None, deal_id=1, billing_address_id=9,
+             consignee="Acme Ltd", delivery_address_id=10,
+             lines=[line(2, "WID-001", "100", "7.70", "25", "VAT 20%"),
+                    line(3, "00731", "3", None, "0", "2", "4")]),
+        _one("Jane Smith", number="P-2", currency="usd", language="fr-fr",
+             lines=[line(4, "Consulting hour", "7.5", None, "12.5", "Reduced VAT 7%")]),
+        _one("john.smith@example.com", number="P-3", consignee="2", delivery_address_id=11, deal_id=None,
+             lines=[line(5, "9", "0.33", "3.33", "33.33", "1", "GST 10%"), line(6, "SHIP", "1")]),
+        _one("6", number="P-4", currency="GBP", language="en-GB",
+             lines=[line(7, "ADP-UK", "12", None, "100"), line(8, "Annual support", "1", "0.00")]),
+    ]
+
+
+def test_every_invoice_the_preflight_passes_is_accepted_with_the_same_total(fresh_sandbox: Any) -> None:
+    invoices = _mixed_invoices()
+    resolve_in_sandbox(fresh_sandbox, invoices)
+    assert [i.errors for i in invoices] == [[] for _ in invoices]
+    created = asyncio.run(_post_all(fresh_sandbox.url, invoices))
+    assert [Decimal(str(answer["cost"])) for answer in created] == [i.total for i in invoices]
+    assert created[0]["terms"] == "Payment is due within 30 days of the invoice date."
+
+
+def test_what_the_preflight_refuses_the_sandbox_refuses_too(fresh_sandbox: Any) -> None:
+    """The address and deal rules are the server's: the same invoices posted anyway are refused."""
+    refused = [_one("Acme Ltd", number="R-1", deal_id=2),
+               _one("Acme Ltd", number="R-2", billing_address_id=10),
+               _one("Acme Ltd", number="R-3", delivery_address_id=10)]
+    resolve_in_sandbox(fresh_sandbox, refused)
+    assert all(invoice.errors for invoice in refused)
+    for invoice in refused:
+        with pytest.raises(CrmRequestError) as caught:
+            asyncio.run(_post_all(fresh_sandbox.url, [invoice]))
+        assert caught.value.status == 400
