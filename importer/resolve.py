@@ -348,6 +348,11 @@ class ReferenceData:
         return self.taxes.get(value.strip())
 
 
+def _step(first: list[Any]) -> int:
+    """Records per page: the page size, or less when the server answered the first page with fewer."""
+    return min(PAGE_SIZE, len(first)) or PAGE_SIZE
+
+
 class _Fetcher:
     """The client, counting requests per kind into the ReferenceData."""
 
@@ -380,7 +385,7 @@ class _Fetcher:
         """Every page after ``first``: concurrently when the total is known, else until a short page."""
         records = list(first)
         if total is not None:
-            starts = range(len(first), total, PAGE_SIZE) if first else []
+            starts = range(len(first), total, _step(first)) if first else []
             pages = await asyncio.gather(*(self.page(kind, path, params, start) for start in starts))
             for page, _ in pages:
                 records.extend(page)
@@ -403,7 +408,7 @@ class _Fetcher:
         first, total = await self.page(kind, path, None, 0)
         if total is None or total <= len(first):
             return await self.rest(kind, path, None, first, total)
-        remaining = math.ceil((total - len(first)) / PAGE_SIZE)
+        remaining = math.ceil((total - len(first)) / _step(first))
         if remaining > lookups:
             return None
         return await self.rest(kind, path, None, first, total)
