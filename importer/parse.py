@@ -42,6 +42,11 @@ def _all_text(values: pd.Series) -> bool:
     return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
+def _items(series: pd.Series) -> list[tuple[Any, Any]]:
+    """(index, value) pairs, for the few cells that need one-by-one handling (errors, workbook values)."""
+    return list(zip(series.index.tolist(), series.tolist(), strict=True))
+
+
 def _nones(index: pd.Index) -> pd.Series:
     return pd.Series([None] * len(index), index=index, dtype=object)
 
@@ -57,7 +62,7 @@ def _blank(values: pd.Series) -> pd.Series:
 
 def shown(value: Any) -> str | None:
     """A cell value as the user wrote it, for messages and the CellError ``value``."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, float):
         return _float_text(value)
@@ -183,7 +188,7 @@ def number_text(
     else:
         text_mask = ~blank & values.map(lambda v: isinstance(v, str))
         native = values[~blank & ~text_mask]
-        for index, value in native.items():
+        for index, value in _items(native):
             converted = _native_number(value)
             if converted is None:
                 errors.append(_number_error(column, rows.loc[index], value))
@@ -198,7 +203,7 @@ def number_text(
         canonical = cleaned[good].str.replace(group, "", regex=False).str.replace(mark, ".", regex=False)
         canonical = canonical.str.removeprefix("+")
         out[canonical.index] = canonical
-        for index, value in text[~good].items():
+        for index, value in _items(text[~good]):
             errors.append(_number_error(column, rows.loc[index], value))
     return out, errors
 
@@ -246,7 +251,7 @@ def parse_integers(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.
     message = f"{column} must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
     errors = [CellError(message, e.row, e.column, e.value, e.code) for e in errors]
     whole = canonical.str.fullmatch(r"-?\d+(?:\.0*)?", na=False)
-    for index in canonical[canonical.notna() & ~whole].index:
+    for index in canonical[canonical.notna() & ~whole].index.tolist():
         errors.append(_error("number", message, rows.loc[index], column, values.loc[index]))
     out = _nones(values.index)
     digits = canonical[whole].str.replace(r"\.0*$", "", regex=True)
@@ -308,7 +313,7 @@ def date_timestamps(
         text_mask = ~blank
     else:
         text_mask = ~blank & values.map(lambda v: isinstance(v, str))
-        for index, value in values[~blank & ~text_mask].items():
+        for index, value in _items(values[~blank & ~text_mask]):
             if isinstance(value, dt.date):  # datetime and pd.Timestamp included
                 out.loc[index] = pd.Timestamp(value).normalize()
             else:
@@ -319,11 +324,11 @@ def date_timestamps(
     parsed = _parse_date_text(text, column, date_format)
     out[parsed.index] = parsed
     conflicts = _order_conflicts(text, column) if date_format is None else pd.Series(False, index=text.index)
-    for index, value in text[parsed.isna() & ~conflicts].items():
+    for index, value in _items(text[parsed.isna() & ~conflicts]):
         errors.append(_date_error(column, rows.loc[index], value))
-    for index, value in text[conflicts].items():
+    for index, value in _items(text[conflicts]):
         out.loc[index] = pd.NaT
-        message = f"{column} mixes day/month and month/day order: write this date as {DATE_EXAMPLE} (year-month-day)."
+        message = f"{column} mixes day/month and month/day order: write this date as {DATE_EXAMPLE}."
         errors.append(_error("date", message, rows.loc[index], column, value))
     return out, errors
 
