@@ -1,0 +1,472 @@
+"""The ASGI app: the routes of the ONLYOFFICE CRM contract over the sandbox's SQLite store."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from importer.crm_constants import CURRENCIES
+from importer.sandbox import catalog, directory, invoices
+from importer.sandbox.dates import DateFormatError, format_api_date, stored_date
+from importer.sandbox.faults import SCOPE_FLAGS, FaultMiddleware, SandboxStats, SlidingWindow
+from importer.sandbox.listing import Page, matches_words, page_of
+from importer.sandbox.store import Row, Store
+from importer.sandbox.values import BadArgument
+from importer.sandbox.wrappers import (
+    INVOICE_STATUSES,
+    contact_wrapper,
+    currency_wrapper,
+    deal_wrapper,
+    info_wrapper,
+    item_wrapper,
+    tax_wrapper,
+)
+
+CRM = "/api/2.0/crm"
+LOGIN_LOCK_ATTEMPTS = 5
+LOGIN_LOCK_SECONDS = 60.0
+TOKEN_LIFETIME = timedelta(days=365)
+
+HRESULT_ARGUMENT = -2147024809
+HRESULT_FORMAT = -2146233033
+HRESULT_SECURITY = -2146233078
+HRESULT_GENERIC = -2146233088
+
+
+class NotFound(Exception):
+    pass
+
+
+class LoginFailed(Exception):
+    pass
+
+
+@dataclass
+class SandboxState:
+    """Everything the routes share: the store, credentials, counters and the fault settings."""
+
+    store: Store
+    stats: SandboxStats
+    token: str
+    user: str
+    password: str
+    racy_numbers: bool = False
+    drop_rate: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+    tokens: set[str] = field(default_factory=set)
+    login_failures: dict[str, deque[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def token_valid(self, token: str) -> bool:
+        with self.lock:
+            return token == self.token or token in self.tokens
+
+    def clear_logins(self) -> None:
+        with self.lock:
+            self.login_failures.clear()
+
+
+Handler = Callable[[Request, SandboxState], Awaitable[Response]]
+
+
+def success(response: Any, status: int = 200, start: int = 0, total: int | None = None) -> JSONResponse:
+    """The success envelope."""
+    body: dict[str, Any] = {
+        "count": len(response) if isinstance(response, list) else 1,
+        "startIndex": start,
+        "status": 0,
+        "statusCode": status,
+        "response": response,
+    }
+    if total is not None:
+        body["total"] = total
+    return JSONResponse(body, status_code=status)
+
+
+def failure(status: int, message: str, hresult: int) -> JSONResponse:
+    """The error envelope."""
+    body = {"status": 1, "statusCode": status, "error": {"message": message, "hresult": hresult, "data": {}}}
+    return JSONResponse(body, status_code=status)
+
+
+def paged(rows: list[Any], page: Page) -> JSONResponse:
+    return success(page.take(rows), start=page.start, total=len(rows))
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The JSON object of the body (an empty body is an empty object)."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    parsed = json.loads(raw, parse_float=Decimal)
+    if not isinstance(parsed, dict):
+        raise BadArgument()
+    return parsed
+
+
+def _token_of(request: Request) -> str:
+    header = request.headers.get("authorization", "").strip()
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return header
+
+
+def endpoint(
+    handler: Handler, state: SandboxState, *, auth: bool = True
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler with the token check and the server's mapping of exceptions to answers."""
+
+    async def run(request: Request) -> Response:
+        if auth and not state.token_valid(_token_of(request)):
+            return PlainTextResponse("Unauthorized", status_code=401)
+        try:
+            return await handler(request, state)
+        except DateFormatError as error:
+            return failure(400, str(error), HRESULT_FORMAT)
+        except BadArgument as error:
+            return failure(400, str(error), HRESULT_ARGUMENT)
+        except json.JSONDecodeError as error:
+            return failure(400, str(error), HRESULT_GENERIC)
+        except NotFound:
+            return failure(404, "Not found", HRESULT_GENERIC)
+        except PermissionError:
+            return failure(403, "Access Denied", HRESULT_SECURITY)
+        except Exception as error:
+            return failure(500, str(error), HRESULT_GENERIC)
+
+    return run
+
+
+def _found(row: Row | None) -> Row:
+    if row is None:
+        raise NotFound()
+    return row
+
+
+# --- authentication
+
+
+async def login(request: Request, state: SandboxState) -> Response:
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type or not content_type:
+        args = directory.lower_keys(await json_body(request))
+    else:
+        args = {key.lower(): value for key, value in (await request.form()).items()}
+    user, password = str(args.get("username") or ""), str(args.get("password") or "")
+    _check_login(state, user, password)
+    token = secrets.token_urlsafe(32)
+    with state.lock:
+        state.tokens.add(token)
+    expires = format_api_date(datetime.now(UTC) + TOKEN_LIFETIME)
+    return success({"token": token, "expires": expires}, status=201)
+
+
+def _check_login(state: SandboxState, user: str, password: str) -> None:
+    """Raise (a 500) for a locked login or wrong credentials; record the failure."""
+    key, now = user.lower(), time.monotonic()
+    with state.lock:
+        failures = state.login_failures.setdefault(key, deque())
+        while failures and failures[0] <= now - LOGIN_LOCK_SECONDS:
+            failures.popleft()
+        if len(failures) >= LOGIN_LOCK_ATTEMPTS:
+            raise LoginFailed("Login Fail. Too many attempts")
+        if key != state.user.lower() or password != state.password:
+            failures.append(now)
+            raise LoginFailed("User authentication failed")
+
+
+# --- invoices
+
+
+async def create_invoice(request: Request, state: SandboxState) -> Response:
+    body = await json_body(request)
+    try:
+        invoice_id = await invoices.create_invoice(state.store, body, racy=state.racy_numbers)
+    except invoices.CultureNotFound:
+        state.stats.count_invoice_create()
+        raise
+    state.stats.count_invoice_create()
+    if state.drop_rate and state.rng.random() < state.drop_rate:
+        request.scope[SCOPE_FLAGS]["drop"] = True
+        state.stats.count_drop()
+    row = _found(invoices.get_invoice(state.store, invoice_id))
+    return success(invoices.invoice_wrapper(state.store, row), status=201)
+
+
+async def get_invoice(request: Request, state: SandboxState) -> Response:
+    row = _found(invoices.get_invoice(state.store, request.path_params["id"]))
+    return success(invoices.invoice_wrapper(state.store, row))
+
+
+async def delete_invoice(request: Request, state: SandboxState) -> Response:
+    row = _found(invoices.get_invoice(state.store, request.path_params["id"]))
+    wrapper = invoices.invoice_wrapper(state.store, row, with_lines=False)
+    invoices.delete_invoice(state.store, row["id"])
+    return success(wrapper)
+
+
+def _number_param(request: Request) -> str:
+    number = request.query_params.get("number", "")
+    if not number:
+        raise BadArgument()
+    return number
+
+
+async def invoice_by_number(request: Request, state: SandboxState) -> Response:
+    row = _found(invoices.get_by_number(state.store, _number_param(request)))
+    return success(invoices.invoice_wrapper(state.store, row, thin=True))
+
+
+async def invoice_number_exists(request: Request, state: SandboxState) -> Response:
+    return success(invoices.get_by_number(state.store, _number_param(request)) is not None)
+
+
+_INVOICE_SORTS = {
+    "number": "number_key",
+    "issuedate": "issue_date",
+    "duedate": "due_date",
+    "status": "status",
+    "id": "id",
+    "contact": "contact_id",
+}
+
+
+async def filter_invoices(request: Request, state: SandboxState) -> Response:
+    params = {key.lower(): value for key, value in request.query_params.items()}
+    rows = state.store.rows("SELECT * FROM invoice ORDER BY id")
+    rows = [row for row in rows if _invoice_matches(row, params)]
+    sort_key = _INVOICE_SORTS.get(params.get("sortby", "number").lower(), "number_key")
+    if sort_key == "contact_id":
+        names = {
+            c["id"]: c["display_name"].lower()
+            for c in state.store.rows("SELECT id, display_name FROM contact")
+        }
+        rows.sort(key=lambda row: (names.get(row["contact_id"], ""), row["id"]))
+    else:
+        rows.sort(key=lambda row: (row[sort_key], row["id"]))
+    if params.get("sortorder", "").lower() == "descending":
+        rows.reverse()
+    page = page_of(params)
+    wrappers = [invoices.invoice_wrapper(state.store, row, with_lines=False) for row in page.take(rows)]
+    return success(wrappers, start=page.start, total=len(rows))
+
+
+def _status_param(value: str) -> int:
+    for status_id, title in INVOICE_STATUSES.items():
+        if value.lower() in (title.lower(), str(status_id)):
+            return status_id
+    raise BadArgument()
+
+
+def _day_bound(value: str, upper: bool) -> str:
+    stored = stored_date(value)
+    if upper and "T" not in value:
+        return stored[:10] + "T23:59:59.9999999Z"
+    return stored
+
+
+def _invoice_matches(row: Row, params: dict[str, str]) -> bool:
+    if params.get("status") and row["status"] != _status_param(params["status"]):
+        return False
+    if params.get("currency") and row["currency"] != params["currency"].upper():
+        return False
+    for name, column in (("issuedate", "issue_date"), ("duedate", "due_date")):
+        if params.get(f"{name}from") and row[column] < _day_bound(params[f"{name}from"], upper=False):
+            return False
+        if params.get(f"{name}to") and row[column] > _day_bound(params[f"{name}to"], upper=True):
+            return False
+    value = params.get("filtervalue")
+    return not value or matches_words(value, [row["number"], row["description"]])
+
+
+async def invoice_settings(request: Request, state: SandboxState) -> Response:
+    return success(catalog.invoice_settings(state.store))
+
+
+# --- items, taxes, currencies
+
+
+def _item(state: SandboxState, row: Row) -> dict[str, Any]:
+    return item_wrapper(state.store, row, catalog.currency_by_code(row["currency"]))
+
+
+async def filter_items(request: Request, state: SandboxState) -> Response:
+    rows = catalog.filter_items(state.store, request.query_params.get("filterValue"))
+    return paged([_item(state, row) for row in rows], page_of(request.query_params))
+
+
+async def get_item(request: Request, state: SandboxState) -> Response:
+    return success(_item(state, _found(state.store.get("item", request.path_params["id"]))))
+
+
+async def create_item(request: Request, state: SandboxState) -> Response:
+    return success(_item(state, catalog.create_item(state.store, await json_body(request))), status=201)
+
+
+async def list_taxes(request: Request, state: SandboxState) -> Response:
+    return success([tax_wrapper(row) for row in state.store.rows("SELECT * FROM tax ORDER BY id")])
+
+
+async def create_tax(request: Request, state: SandboxState) -> Response:
+    return success(tax_wrapper(catalog.create_tax(state.store, await json_body(request))), status=201)
+
+
+async def list_currencies(request: Request, state: SandboxState) -> Response:
+    return success([currency_wrapper(currency) for currency in CURRENCIES])
+
+
+# --- contacts and deals
+
+
+def _contacts(state: SandboxState, rows: list[Row]) -> list[dict[str, Any]]:
+    return [contact_wrapper(state.store, row) for row in rows]
+
+
+def _contact_id(request: Request, state: SandboxState) -> int:
+    return int(_found(state.store.get("contact", request.path_params["id"]))["id"])
+
+
+async def filter_contacts(request: Request, state: SandboxState) -> Response:
+    rows = directory.filter_contacts(state.store, request.query_params.get("filterValue"))
+    page = page_of(request.query_params)
+    return success(_contacts(state, page.take(rows)), start=page.start, total=len(rows))
+
+
+async def contacts_by_info(request: Request, state: SandboxState) -> Response:
+    params = {key.lower(): value for key, value in request.query_params.items()}
+    info_type = directory.info_type_of(params.get("infotype"))
+    rows = directory.contacts_by_info(state.store, info_type, params.get("data"))
+    return success(_contacts(state, rows))
+
+
+async def get_contact(request: Request, state: SandboxState) -> Response:
+    row = _found(state.store.get("contact", request.path_params["id"]))
+    return success(contact_wrapper(state.store, row))
+
+
+async def contact_data(request: Request, state: SandboxState) -> Response:
+    contact_id = _contact_id(request, state)
+    rows = state.store.rows("SELECT * FROM contact_info WHERE contact_id = ? ORDER BY id", (contact_id,))
+    return success([info_wrapper(row) for row in rows])
+
+
+async def add_contact_data(request: Request, state: SandboxState) -> Response:
+    contact_id = _contact_id(request, state)
+    row = directory.add_info(state.store, contact_id, await json_body(request))
+    return success(info_wrapper(row), status=201)
+
+
+async def add_address(request: Request, state: SandboxState) -> Response:
+    contact_id = _contact_id(request, state)
+    row = directory.add_address(state.store, contact_id, await json_body(request))
+    return success(info_wrapper(row), status=201)
+
+
+async def create_person(request: Request, state: SandboxState) -> Response:
+    row = directory.create_person(state.store, await json_body(request))
+    return success(contact_wrapper(state.store, row), status=201)
+
+
+async def create_company(request: Request, state: SandboxState) -> Response:
+    row = directory.create_company(state.store, await json_body(request))
+    return success(contact_wrapper(state.store, row), status=201)
+
+
+async def get_deal(request: Request, state: SandboxState) -> Response:
+    return success(deal_wrapper(state.store, _found(state.store.get("deal", request.path_params["id"]))))
+
+
+async def deal_contacts(request: Request, state: SandboxState) -> Response:
+    deal = _found(state.store.get("deal", request.path_params["id"]))
+    return success(_contacts(state, directory.deal_members(state.store, deal["id"])))
+
+
+async def create_deal(request: Request, state: SandboxState) -> Response:
+    row = directory.create_deal(state.store, await json_body(request))
+    return success(deal_wrapper(state.store, row), status=201)
+
+
+# --- sandbox control
+
+
+async def stats(request: Request, state: SandboxState) -> Response:
+    return JSONResponse(state.stats.as_json())
+
+
+async def reset_stats(request: Request, state: SandboxState) -> Response:
+    state.stats.reset()
+    return JSONResponse(state.stats.as_json())
+
+
+_ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("POST", f"{CRM}/invoice", create_invoice),
+    ("GET", f"{CRM}/invoice/bynumber", invoice_by_number),
+    ("GET", f"{CRM}/invoice/bynumber/exist", invoice_number_exists),
+    ("GET", f"{CRM}/invoice/filter", filter_invoices),
+    ("GET", f"{CRM}/invoice/settings", invoice_settings),
+    ("GET", f"{CRM}/invoice/tax", list_taxes),
+    ("POST", f"{CRM}/invoice/tax", create_tax),
+    ("GET", f"{CRM}/invoice/{{id:int}}", get_invoice),
+    ("DELETE", f"{CRM}/invoice/{{id:int}}", delete_invoice),
+    ("GET", f"{CRM}/invoiceitem/filter", filter_items),
+    ("GET", f"{CRM}/invoiceitem/{{id:int}}", get_item),
+    ("POST", f"{CRM}/invoiceitem", create_item),
+    ("GET", f"{CRM}/contact/filter", filter_contacts),
+    ("GET", f"{CRM}/contact/bycontactinfo", contacts_by_info),
+    ("POST", f"{CRM}/contact/person", create_person),
+    ("POST", f"{CRM}/contact/company", create_company),
+    ("GET", f"{CRM}/contact/{{id:int}}", get_contact),
+    ("GET", f"{CRM}/contact/{{id:int}}/data", contact_data),
+    ("POST", f"{CRM}/contact/{{id:int}}/data", add_contact_data),
+    ("POST", f"{CRM}/contact/{{id:int}}/addressdata", add_address),
+    ("GET", f"{CRM}/settings/currency", list_currencies),
+    ("GET", f"{CRM}/opportunity/{{id:int}}", get_deal),
+    ("GET", f"{CRM}/opportunity/{{id:int}}/contact", deal_contacts),
+    ("POST", f"{CRM}/opportunity", create_deal),
+)
+
+
+def build_routes(state: SandboxState) -> list[Route]:
+    routes = [Route(path, endpoint(handler, state), methods=[method]) for method, path, handler in _ROUTES]
+    routes.append(Route("/api/2.0/authentication", endpoint(login, state, auth=False), methods=["POST"]))
+    routes.append(Route("/_sandbox/stats", endpoint(stats, state, auth=False), methods=["GET"]))
+    routes.append(Route("/_sandbox/reset-stats", endpoint(reset_stats, state, auth=False), methods=["POST"]))
+    return routes
+
+
+def build_app(
+    state: SandboxState,
+    *,
+    latency_ms: int = 0,
+    jitter_ms: int = 0,
+    error_rate: float = 0.0,
+    window: SlidingWindow | None = None,
+) -> ASGIApp:
+    """The sandbox as an ASGI app: the routes behind the counting and fault-injecting middleware."""
+    routes = build_routes(state)
+    app = Starlette(routes=routes)
+    return FaultMiddleware(
+        app,
+        list(routes),
+        state.stats,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        error_rate=error_rate,
+        window=window,
+        rng=state.rng,
+    )
