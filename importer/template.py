@@ -1,0 +1,262 @@
+"""The ``template`` command's workbook: an empty input file to fill in.
+
+Sheets: **Invoices** (the canonical columns, required ones bold, one example invoice of two lines, drop-down
+lists for currency, language and template type), **Columns** (what every column means) and a hidden **Lists**
+sheet holding the drop-down values (a list of 74 currencies is longer than the 255 characters Excel allows
+inline).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from importer.columns import COLUMNS, Column, Kind
+from importer.crm_constants import CURRENCIES, LANGUAGES
+
+DATA_ROWS = 10_000  # the drop-downs and formats cover rows 2..DATA_ROWS
+DATE_FORMAT = "yyyy-mm-dd"
+AMOUNT_FORMAT = "#,##0.00"
+TEXT_FORMAT = "@"
+
+# What each column becomes in the CRM's invoice request (product.md, "The input").
+CRM_FIELDS: dict[str, str] = {
+    "invoice_number": "number",
+    "issue_date": "issueDate",
+    "due_date": "dueDate",
+    "contact": "contactId",
+    "consignee": "consigneeId",
+    "currency": "currency",
+    "exchange_rate": "exchangeRate",
+    "language": "language",
+    "template_type": "templateType",
+    "purchase_order_number": "purchaseOrderNumber",
+    "terms": "terms",
+    "description": "description",
+    "deal_id": "entityId (a deal)",
+    "billing_address_id": "billingAddressID",
+    "delivery_address_id": "deliveryAddressID",
+    "item": "invoiceItemID (line)",
+    "line_description": "description (line)",
+    "quantity": "quantity (line)",
+    "price": "price (line)",
+    "discount": "discount (line)",
+    "tax1": "invoiceTax1ID (line)",
+    "tax2": "invoiceTax2ID (line)",
+    "invoice_total": "(not sent: checked against the CRM's total)",
+}
+
+# 100 x 7.70 less 25% = 577.50, +20% VAT = 693.00; 2 x 120.00 = 240.00, +20% VAT = 288.00.
+EXAMPLE_TOTAL = Decimal("981.00")
+
+# One invoice of two lines, valid against the demo sandbox's seeded contacts, items and taxes.
+EXAMPLE_ROWS: tuple[dict[str, Any], ...] = (
+    {
+        "invoice_number": "INV-2026-0001",
+        "issue_date": date(2026, 6, 1),
+        "due_date": date(2026, 7, 1),
+        "contact": "billing@acme.example",
+        "currency": "EUR",
+        "exchange_rate": 1,
+        "language": "en-US",
+        "template_type": "Eur",
+        "purchase_order_number": "PO-7781",
+        "terms": "Net 30",
+        "item": "WID-001",
+        "line_description": "Blue widgets",
+        "quantity": 100,
+        "price": Decimal("7.70"),
+        "discount": 25,
+        "tax1": "VAT 20%",
+        "invoice_total": EXAMPLE_TOTAL,
+    },
+    {
+        "invoice_number": "INV-2026-0001",
+        "item": "SRV-HOUR",
+        "line_description": "Installation, hours",
+        "quantity": 2,
+        "price": Decimal("120.00"),
+        "tax1": "VAT 20%",
+    },
+)
+
+# Drop-down lists: column -> (title on the Lists sheet, values).
+DROPDOWNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "currency": ("currency", tuple(currency.abbreviation for currency in CURRENCIES)),
+    "language": ("language", LANGUAGES),
+    "template_type": ("template_type", ("Eur", "Rus")),
+}
+
+_REQUIRED_FONT = Font(bold=True)
+_OPTIONAL_FONT = Font(bold=False, color="595959")
+_HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+_REQUIRED_FILL = PatternFill("solid", fgColor="FFE699")
+
+
+def write_template(path: Path) -> Path:
+    """Write the empty input workbook to ``path`` (atomically; parent folders created); return ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = build_template()
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        workbook.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def build_template() -> Workbook:
+    workbook = Workbook()
+    invoices = workbook.active
+    assert invoices is not None
+    invoices.title = "Invoices"
+    lists = _write_lists_sheet(workbook.create_sheet("Lists"))
+    _write_invoices_sheet(invoices, lists)
+    _write_columns_sheet(workbook.create_sheet("Columns"))
+    workbook.move_sheet("Lists", offset=1)  # Invoices, Columns, Lists (hidden, last)
+    workbook.active = 0
+    return workbook
+
+
+# --- Invoices
+
+
+def _write_invoices_sheet(sheet: Worksheet, lists: dict[str, str]) -> None:
+    for index, column in enumerate(COLUMNS, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.name)
+        cell.font = _REQUIRED_FONT if column.required else _OPTIONAL_FONT
+        cell.fill = _REQUIRED_FILL if column.required else _HEADER_FILL
+        cell.comment = _header_comment(column)
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = min(max(len(column.name) + 4, 12), 30)
+        number_format = _column_format(column)
+        if number_format:
+            sheet.column_dimensions[letter].number_format = number_format
+    for offset, example in enumerate(EXAMPLE_ROWS, start=2):
+        _write_example_row(sheet, offset, example)
+    sheet.freeze_panes = "A2"
+    for name, reference in lists.items():
+        _add_dropdown(sheet, name, reference)
+
+
+def _header_comment(column: Column) -> Comment:
+    required = "Required." if column.required else "Optional."
+    comment = Comment(f"{required} {column.doc}", "invoice-import")
+    comment.width = 320
+    comment.height = 110
+    return comment
+
+
+def _column_format(column: Column) -> str | None:
+    if column.kind is Kind.DATE:
+        return DATE_FORMAT
+    if column.kind is Kind.NUMBER:
+        return AMOUNT_FORMAT if column.name in ("price", "invoice_total") else None
+    if column.kind in (Kind.TEXT, Kind.REF):
+        return TEXT_FORMAT  # typed identifiers stay text: leading zeros kept, nothing becomes a formula
+    return None
+
+
+def _write_example_row(sheet: Worksheet, row: int, values: dict[str, Any]) -> None:
+    for index, column in enumerate(COLUMNS, start=1):
+        value = values.get(column.name)
+        if value is None:
+            continue
+        cell = sheet.cell(row=row, column=index, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        number_format = _column_format(column)
+        if number_format:
+            cell.number_format = number_format
+
+
+def _add_dropdown(sheet: Worksheet, name: str, reference: str) -> None:
+    index = next(i for i, column in enumerate(COLUMNS, start=1) if column.name == name)
+    letter = get_column_letter(index)
+    validation = DataValidation(
+        type="list",
+        formula1=reference,
+        allow_blank=True,
+        showDropDown=False,  # (sic) False shows the in-cell arrow
+        showErrorMessage=True,
+        errorTitle=f"Unknown {name}",
+        error=f"Choose a {name} from the list (see the Columns sheet).",
+        promptTitle=name,
+        prompt="Pick from the list.",
+    )
+    validation.add(f"{letter}2:{letter}{DATA_ROWS}")
+    sheet.add_data_validation(validation)
+
+
+# --- Lists
+
+
+def _write_lists_sheet(sheet: Worksheet) -> dict[str, str]:
+    """One column per drop-down; returns column name -> absolute range reference."""
+    references: dict[str, str] = {}
+    for index, (name, (title, values)) in enumerate(DROPDOWNS.items(), start=1):
+        letter = get_column_letter(index)
+        sheet.cell(row=1, column=index, value=title).font = _REQUIRED_FONT
+        for row, value in enumerate(values, start=2):
+            sheet.cell(row=row, column=index, value=value).data_type = "s"
+        references[name] = f"{quote_sheetname(sheet.title)}!${letter}$2:${letter}${len(values) + 1}"
+    sheet.sheet_state = "hidden"
+    return references
+
+
+# --- Columns
+
+
+COLUMNS_SHEET_HEADERS: tuple[str, ...] = ("column", "required", "aliases", "becomes in the CRM", "meaning",
+                                          "example")
+
+
+def _write_columns_sheet(sheet: Worksheet) -> None:
+    sheet.append(list(COLUMNS_SHEET_HEADERS))
+    for cell in sheet[1]:
+        cell.font = _REQUIRED_FONT
+        cell.fill = _HEADER_FILL
+    for column in COLUMNS:
+        _append_text_row(sheet, _column_doc_row(column))
+    for letter, width in zip("ABCDEF", (24, 10, 36, 30, 80, 24), strict=True):
+        sheet.column_dimensions[letter].width = width
+    for row in sheet.iter_rows(min_row=2):
+        row[4].alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+
+
+def _column_doc_row(column: Column) -> list[str]:
+    required = "yes" if column.required else "no"
+    if column.name == "currency":
+        required = "yes, unless the mapping sets a default"
+    return [
+        column.name,
+        required,
+        ", ".join(column.aliases),
+        CRM_FIELDS.get(column.name, ""),
+        column.doc,
+        column.example,
+    ]
+
+
+def _append_text_row(sheet: Worksheet, values: Sequence[str]) -> None:
+    """Append a row whose cells are all text (nothing read as a formula)."""
+    sheet.append(list(values))
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"

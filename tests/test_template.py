@@ -1,0 +1,123 @@
+"""The template workbook: written for real, read back with openpyxl and with the importer's own loader."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.worksheet.worksheet import Worksheet
+
+from importer.columns import CANONICAL, COLUMNS, REQUIRED
+from importer.crm_constants import CURRENCIES, LANGUAGES
+from importer.load import load_table
+from importer.mapping import map_columns
+from importer.models import Status
+from importer.template import EXAMPLE_TOTAL, write_template
+from importer.totals import line_cost
+from importer.validate import validate_table
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_template(tmp_path_factory.mktemp("t") / "sub" / "invoices.xlsx")
+
+
+def list_values(book: openpyxl.Workbook, reference: str) -> list[str]:
+    sheet_name, cells = reference.rsplit("!", 1)
+    sheet = book[sheet_name.strip("'")]
+    return [row[0].value for row in sheet[cells.replace("$", "")]]
+
+
+def validations_by_column(sheet: Worksheet) -> dict[str, tuple[str, str]]:
+    """header -> (formula1, ranges) of each list validation."""
+    headers = {cell.column_letter: cell.value for cell in sheet[1]}
+    found = {}
+    for validation in sheet.data_validations.dataValidation:
+        assert validation.type == "list"
+        ranges = str(validation.sqref)
+        found[headers[ranges[0]]] = (validation.formula1, ranges)
+    return found
+
+
+def test_loaded_as_input_the_template_has_exactly_the_canonical_headers(template: Path) -> None:
+    raw = load_table(template)
+    assert raw.sheet == "Invoices"
+    assert list(raw.frame.columns) == list(CANONICAL)
+    assert raw.row_numbers == [2, 3]
+
+
+def test_the_example_is_one_valid_invoice_of_two_lines(template: Path) -> None:
+    validation = validate_table(map_columns(load_table(template)))
+    assert validation.errors == []
+    [invoice] = validation.invoices
+    assert invoice.number == "INV-2026-0001" and invoice.status is Status.PENDING
+    assert [line.item for line in invoice.lines] == ["WID-001", "SRV-HOUR"]
+    assert invoice.contact == "billing@acme.example" and invoice.currency == "EUR"
+    assert [line.tax1 for line in invoice.lines] == ["VAT 20%", "VAT 20%"]
+
+
+def test_the_example_total_is_the_crm_total_at_the_sandbox_prices() -> None:
+    vat = Decimal(20)
+    expected = line_cost(Decimal("7.70"), Decimal(100), Decimal(25), vat) + line_cost(
+        Decimal("120.00"), Decimal(2), Decimal(0), vat
+    )
+    assert expected == EXAMPLE_TOTAL
+
+
+def test_required_headers_are_bold_and_documented_in_a_comment(template: Path) -> None:
+    sheet = openpyxl.load_workbook(template)["Invoices"]
+    for cell in sheet[1]:
+        assert cell.font.bold == (cell.value in REQUIRED), cell.value
+        assert cell.comment is not None and ("Required." in cell.comment.text) == (cell.value in REQUIRED)
+    assert sheet.freeze_panes == "A2"
+
+
+def test_dates_are_real_date_cells_and_identifiers_text(template: Path) -> None:
+    sheet = openpyxl.load_workbook(template)["Invoices"]
+    headers = [cell.value for cell in sheet[1]]
+    assert sheet.cell(row=2, column=headers.index("issue_date") + 1).is_date
+    assert sheet.cell(row=2, column=headers.index("invoice_number") + 1).number_format == "@"
+    assert sheet.cell(row=2, column=headers.index("quantity") + 1).data_type == "n"
+
+
+def test_columns_sheet_documents_every_column(template: Path) -> None:
+    sheet = openpyxl.load_workbook(template)["Columns"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("column", "required", "aliases", "becomes in the CRM", "meaning", "example")
+    by_name = {row[0]: row for row in rows[1:]}
+    assert list(by_name) == list(CANONICAL)
+    for column in COLUMNS:
+        _, required, aliases, becomes, meaning, example = by_name[column.name]
+        assert str(required).startswith("yes" if column.required else "no")
+        assert (aliases or "") == ", ".join(column.aliases)
+        assert becomes and meaning == column.doc and (example or "") == column.example
+    assert by_name["issue_date"][3] == "issueDate"
+
+
+def test_dropdowns_for_currency_language_and_template_type(template: Path) -> None:
+    book = openpyxl.load_workbook(template)
+    found = validations_by_column(book["Invoices"])
+    assert set(found) == {"currency", "language", "template_type"}
+    for header, (_, ranges) in found.items():
+        letter = ranges[0]
+        assert ranges == f"{letter}2:{letter}10000", header
+    assert list_values(book, found["currency"][0]) == [c.abbreviation for c in CURRENCIES]
+    assert list_values(book, found["language"][0]) == list(LANGUAGES)
+    assert list_values(book, found["template_type"][0]) == ["Eur", "Rus"]
+
+
+def test_lists_sheet_is_hidden_and_invoices_first(template: Path) -> None:
+    book = openpyxl.load_workbook(template)
+    assert book.sheetnames == ["Invoices", "Columns", "Lists"]
+    assert book["Lists"].sheet_state == "hidden"
+    assert book.active.title == "Invoices"
+
+
+def test_write_template_replaces_an_existing_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "t.xlsx"
+    target.write_bytes(b"old")
+    assert write_template(target) == target
+    assert openpyxl.load_workbook(target).sheetnames[0] == "Invoices"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]
