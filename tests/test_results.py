@@ -378,3 +378,62 @@ def test_many_rows_are_written_with_features_intact(tmp_path: Path) -> None:
     sheet = openpyxl.load_workbook(path)["Rows"]
     assert sheet.max_row == count + 1
     assert sum(1 for c in column_cells(sheet, "Qty") if c.comment is not None) == len(errors)
+
+
+# ---------------------------------------------------------------------------------------------- feeding back
+
+
+def pipeline_validation(path: Path, sheet: str | None = None) -> Validation:
+    from importer.load import load_table
+    from importer.mapping import map_columns
+    from importer.validate import validate_table
+
+    return validate_table(map_columns(load_table(path, sheet=sheet)))
+
+
+def frame_values(validation: Validation) -> list[list[Any]]:
+    frame = validation.table.raw.frame
+    return [[normalise(v) for v in row] for row in frame.astype(object).values.tolist()]
+
+
+INPUT_ROWS: list[list[Any]] = [
+    ["invoice_number", "issue_date", "due_date", "contact", "currency", "item", "quantity", "price", "Notes"],
+    ["007", date(2026, 6, 1), date(2026, 7, 1), "billing@acme.example", "EUR", "WID-001", 100, 7.7, "=SUM(1)"],
+    ["007", None, None, None, None, "SRV-HOUR", 2, None, "+1 day"],
+    ["INV-2", date(2026, 6, 2), date(2026, 5, 1), "b@x.example", "EUR", "WID-001", -2, 1.25, None],
+    [None, date(2026, 6, 2), date(2026, 7, 2), "b@x.example", "EUR", "WID-001", 1, 1, "@orphan"],
+]
+
+
+def write_input_xlsx(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in INPUT_ROWS:
+        sheet.append(row)
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    book.save(path)
+    return path
+
+
+def write_input_csv(path: Path) -> Path:
+    lines = [",".join("" if v is None else str(v) for v in row) for row in INPUT_ROWS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("writer", [write_input_xlsx, write_input_csv], ids=["xlsx", "csv"])
+def test_rows_sheet_feeds_back_as_the_same_input(tmp_path: Path, writer: Any) -> None:
+    source = writer(tmp_path / f"in.{'xlsx' if writer is write_input_xlsx else 'csv'}")
+    first = pipeline_validation(source)
+    assert first.errors, "the sample input must contain mistakes"
+    target = write_results(default_results_path(source), first, run_info(source=source))
+    again = pipeline_validation(target, sheet="Rows")
+    assert list(again.table.raw.frame.columns) == list(first.table.raw.frame.columns)
+    assert again.table.raw.row_numbers == first.table.raw.row_numbers
+    assert frame_values(again) == frame_values(first)
+    assert [i.number for i in again.invoices] == [i.number for i in first.invoices]
+    assert sorted(map(str, again.errors)) == sorted(map(str, first.errors))
