@@ -398,7 +398,7 @@ def frame_values(validation: Validation) -> list[list[Any]]:
 
 INPUT_ROWS: list[list[Any]] = [
     ["invoice_number", "issue_date", "due_date", "contact", "currency", "item", "quantity", "price", "Notes"],
-    ["007", date(2026, 6, 1), date(2026, 7, 1), "billing@acme.example", "EUR", "WID-001", 100, 7.7, "=SUM(1)"],
+    ["007", date(2026, 6, 1), date(2026, 7, 1), "bill@acme.example", "EUR", "WID-001", 100, 7.7, "=SUM(1)"],
     ["007", None, None, None, None, "SRV-HOUR", 2, None, "+1 day"],
     ["INV-2", date(2026, 6, 2), date(2026, 5, 1), "b@x.example", "EUR", "WID-001", -2, 1.25, None],
     [None, date(2026, 6, 2), date(2026, 7, 2), "b@x.example", "EUR", "WID-001", 1, 1, "@orphan"],
