@@ -10,13 +10,16 @@ file itself is an :class:`InputFileError` whose message names the file and says 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
+import os
 import re
+import sys
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +199,7 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> str:
     bomless_utf16 = _bomless_utf16(data[:4096])
     if bomless_utf16:
         return _decode_as(path, data, bomless_utf16)
+    _refuse_nul_bytes(path, data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -204,6 +208,16 @@ def _decode(path: Path, data: bytes, encoding: str | None) -> str:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         return _decode_as(path, data, "utf-8")  # reports the first bad byte with its line
+
+
+def _refuse_nul_bytes(path: Path, data: bytes) -> None:
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise InputFileError(
+            f"{path.name}: line {line} contains NUL bytes, so this is not a plain text CSV; "
+            "export it again as CSV (UTF-8) from the source system or Excel."
+        )
 
 
 def _effective_encoding(data: bytes, encoding: str) -> str:
@@ -363,7 +377,7 @@ def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataF
             "open it in Excel (or where it came from) and save it as .xlsx, then run again."
         )
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, _native_stderr_silenced():
             workbook = python_calamine.CalamineWorkbook.from_filelike(handle)
             name = _choose_sheet(path, workbook, sheet)
             rows, start = _sheet_rows(workbook, name)
@@ -386,6 +400,25 @@ def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataF
     cells = pd.DataFrame(rows, dtype=object, columns=list(range(col0, col0 + width)))
     numbers = list(range(row0 + 1, row0 + 1 + len(rows)))
     return cells, numbers, name
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Keep calamine's Rust panic messages (caught and reported as InputFileError) off the terminal."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _first_line(exc: BaseException) -> str:
