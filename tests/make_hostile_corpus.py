@@ -13,7 +13,7 @@ import io
 import struct
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ def csv_text(rows: list[list[str]], delimiter: str = ",") -> str:
     return "".join(delimiter.join(row) + "\n" for row in rows)
 
 
-def xlsx_bytes(rows: list[list[object]], title: str = "Invoices") -> bytes:
+def xlsx_bytes(rows: Sequence[Sequence[object]], title: str = "Invoices") -> bytes:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     assert sheet is not None

@@ -147,7 +147,7 @@ def test_random_bytes_end_in_a_table_or_an_importer_error(tmp_path: Path, data: 
 
 
 _cell = st.one_of(
-    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
     st.sampled_from(["", " ", '"', '""', "a,b", "x;y", "1.234,50", "0012", "\t", "\r", "\n", "NA", "null"]),
 )
 _headers = st.lists(
@@ -168,8 +168,9 @@ def test_random_csv_shapes_end_in_a_table_or_an_importer_error(
     tmp_path: Path, headers: list[str], rows: list[list[str]], delimiter: str, encoding: str, quote_all: bool
 ) -> None:
     buffer = io.StringIO()
-    quoting = csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
-    writer = csv.writer(buffer, delimiter=delimiter, quoting=quoting)
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_ALL)
+    if not quote_all:
+        writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL)
     for row in [headers, *rows]:
         writer.writerow(row)
     path = tmp_path / "shape.csv"
