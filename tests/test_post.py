@@ -1,0 +1,461 @@
+"""The posting stage: the request body, and exactly-once creation against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from importer.client import CrmClient, RetryPolicy
+from importer.errors import JournalLockedError
+from importer.journal import Journal, JournalState
+from importer.models import CellError, Invoice, Line, Outcome, Status
+from importer.post import build_payload, classify_existing, content_hash, post_invoices
+from importer.sandbox import SandboxConfig, SandboxServer
+from importer.totals import invoice_cost
+
+TOKEN = "sandbox"
+CREATE_ROUTE = ("POST", "/api/2.0/crm/invoice")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def make_invoice(number: str, *, quantity: str = "100", item_id: int = 1, price: str = "7.70") -> Invoice:
+    line = Line(
+        row=2, item=str(item_id), quantity=Decimal(quantity), price=Decimal(price), discount=Decimal("25"),
+        item_id=item_id, tax1="1", tax1_id=1, tax1_rate=Decimal("20"),
+    )
+    invoice = Invoice(
+        number=number, rows=[2], lines=[line], issue_date=date(2026, 6, 1), due_date=date(2026, 7, 1),
+        contact="Acme Ltd", currency="EUR", terms="Net 30", contact_id=1,
+    )
+    invoice.total = invoice_cost(invoice.lines)
+    return invoice
+
+
+async def quick_sleep(delay: float) -> None:
+    await asyncio.sleep(min(delay, 0.002))
+
+
+def make_client(server: SandboxServer, **kwargs: Any) -> CrmClient:
+    options: dict[str, Any] = {
+        "token": TOKEN,
+        "retry": RetryPolicy(attempts=12, base_delay=0.01, max_delay=0.05),
+        "sleep": quick_sleep,
+        "rate": None,
+    }
+    options.update(kwargs)
+    return CrmClient(server.url, **options)
+
+
+def run_import(
+    server: SandboxServer, journal_path: Path, invoices: list[Invoice], *, post: bool = True, **kwargs: Any
+) -> CrmClient:
+    """classify_existing then post_invoices, as the pipeline does; returns the (closed) client."""
+    client = make_client(server, **kwargs)
+
+    async def go() -> None:
+        with Journal.open(journal_path, server.url) as journal:
+            async with client:
+                await classify_existing(invoices, client, journal)
+                if post:
+                    await post_invoices(invoices, client, journal)
+
+    asyncio.run(go())
+    return client
+
+
+def crm_numbers(server: SandboxServer) -> Counter[str]:
+    """How many invoices the CRM holds per (case-folded) number, read over plain HTTP."""
+    response = httpx.get(
+        f"{server.url}/api/2.0/crm/invoice/filter", params={"count": 1000}, headers={"Authorization": TOKEN}
+    )
+    response.raise_for_status()
+    return Counter(str(invoice["number"]).casefold() for invoice in response.json()["response"])
+
+
+def create_directly(server: SandboxServer, invoice: Invoice) -> int:
+    response = httpx.post(
+        f"{server.url}/api/2.0/crm/invoice", json=build_payload(invoice), headers={"Authorization": TOKEN}
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["response"]["id"])
+
+
+def statuses(invoices: list[Invoice]) -> Counter[Status]:
+    return Counter(invoice.status for invoice in invoices)
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(port=0)) as server:
+        yield server
+
+
+@pytest.fixture
+def server(shared_server: SandboxServer) -> SandboxServer:
+    shared_server.reset()
+    return shared_server
+
+
+@pytest.fixture
+def journal_path(tmp_path: Path) -> Path:
+    return tmp_path / "journal.sqlite"
+
+
+# ----------------------------------------------------------------------------- the body
+
+
+def test_payload_is_the_exact_body_the_crm_reads() -> None:
+    invoice = make_invoice("INV-001")
+    invoice.purchase_order_number = "PO-7"
+    invoice.lines[0].description = "Blue widgets"
+    assert build_payload(invoice) == {
+        "number": "INV-001",
+        "issueDate": "2026-06-01",
+        "dueDate": "2026-07-01",
+        "contactId": 1,
+        "consigneeId": 0,
+        "entityId": 0,
+        "billingAddressID": 0,
+        "deliveryAddressID": 0,
+        "language": "en-US",
+        "currency": "EUR",
+        "exchangeRate": "1.00",
+        "terms": "Net 30",
+        "templateType": 0,
+        "purchaseOrderNumber": "PO-7",
+        "invoiceLines": [
+            {
+                "invoiceItemID": 1,
+                "invoiceTax1ID": 1,
+                "invoiceTax2ID": 0,
+                "quantity": "100.00",
+                "price": "7.70",
+                "discount": "25.00",
+                "description": "Blue widgets",
+            }
+        ],
+    }
+
+
+def test_payload_of_an_unresolved_invoice_is_refused() -> None:
+    invoice = make_invoice("INV-1")
+    invoice.terms = None
+    with pytest.raises(ValueError, match="INV-1"):
+        build_payload(invoice)
+    invoice = make_invoice("INV-2")
+    invoice.lines[0].item_id = None
+    with pytest.raises(ValueError, match="row 2"):
+        build_payload(invoice)
+
+
+def test_content_hash_is_canonical() -> None:
+    payload = build_payload(make_invoice("A"))
+    reordered = dict(reversed(list(payload.items())))
+    assert content_hash(payload) == content_hash(reordered)
+    assert content_hash(payload) != content_hash(build_payload(make_invoice("A", quantity="101")))
+
+
+# ----------------------------------------------------------------------------- posting
+
+
+def test_posting_creates_each_invoice_with_the_crm_total(server: SandboxServer, journal_path: Path) -> None:
+    invoices = [make_invoice(f"INV-{n:03}", quantity=str(n)) for n in range(1, 6)]
+    invalid = make_invoice("BAD-1")
+    invalid.errors.append(CellError("broken"))
+    seen: list[str] = []
+
+    client = make_client(server)
+
+    async def go() -> None:
+        with Journal.open(journal_path, server.url) as journal:
+            async with client:
+                await post_invoices(
+                    [*invoices, invalid], client, journal, progress=lambda i: seen.append(i.number)
+                )
+
+    asyncio.run(go())
+    assert statuses(invoices) == {Status.CREATED: 5}
+    assert invalid.outcome is None
+    assert sorted(seen) == [i.number for i in invoices]
+    for invoice in invoices:
+        assert invoice.outcome is not None and invoice.outcome.crm_id is not None
+        assert invoice.outcome.crm_total == invoice.total
+    assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
+    with Journal.open(journal_path, server.url) as journal:
+        entry = journal.entry("inv-003")
+    assert entry is not None and entry.state is JournalState.CREATED
+    assert entry.crm_id == invoices[2].outcome.crm_id  # type: ignore[union-attr]
+
+
+def test_a_rerun_skips_what_was_created_with_the_same_ids(server: SandboxServer, journal_path: Path) -> None:
+    first = [make_invoice(f"INV-{n}") for n in range(4)]
+    run_import(server, journal_path, first)
+    ids = {i.number: i.outcome.crm_id for i in first if i.outcome}
+    creates = server.stats.invoice_creates
+
+    again = [make_invoice(f"INV-{n}") for n in range(4)]
+    run_import(server, journal_path, again)
+    assert statuses(again) == {Status.SKIPPED: 4}
+    assert {i.number: i.outcome.crm_id for i in again if i.outcome} == ids
+    assert all(i.outcome and i.outcome.crm_total == i.total for i in again)
+    assert all(i.outcome and "differs" not in i.outcome.message for i in again)
+    assert server.stats.invoice_creates == creates
+
+
+def test_changed_rows_are_skipped_with_a_note_never_posted_again(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    run_import(server, journal_path, [make_invoice("INV-9")])
+    changed = make_invoice("INV-9", quantity="3")
+    run_import(server, journal_path, [changed])
+    assert changed.outcome is not None and changed.outcome.status is Status.SKIPPED
+    assert "differs from what was imported" in changed.outcome.message
+    assert server.stats.invoice_creates == 1
+    assert crm_numbers(server) == Counter({"inv-9": 1})
+
+
+def test_someone_elses_invoice_with_the_number_is_reported_as_exists(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    theirs = create_directly(server, make_invoice("INV-77"))
+    invoices = [make_invoice("inv-77"), make_invoice("INV-78")]
+    run_import(server, journal_path, invoices)
+    assert invoices[0].outcome is not None and invoices[0].outcome.status is Status.EXISTS
+    assert invoices[0].outcome.crm_id == theirs
+    assert invoices[1].status is Status.CREATED
+    assert crm_numbers(server) == Counter({"inv-77": 1, "inv-78": 1})
+
+
+def test_a_number_taken_after_the_check_is_exists_not_adopted(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    invoice = make_invoice("INV-5")
+    run_import(server, journal_path, [invoice], post=False)
+    assert invoice.outcome is None  # free at the check
+    other = make_invoice("INV-5", quantity="1")
+    other.lines[0].item_id = 2
+    theirs = create_directly(server, other)
+    run_import(server, journal_path, [invoice])  # classify again: now taken
+    assert invoice.outcome is not None and invoice.outcome.status is Status.EXISTS
+    assert invoice.outcome.crm_id == theirs
+
+    late = make_invoice("INV-6")  # taken between the check and the create: the CRM answers 400
+
+    async def go() -> None:
+        with Journal.open(journal_path, server.url) as journal:
+            async with make_client(server) as client:
+                await classify_existing([late], client, journal)
+                create_directly(server, _with_item(make_invoice("INV-6"), 2))
+                await post_invoices([late], client, journal)
+
+    asyncio.run(go())
+    assert late.outcome is not None and late.outcome.status is Status.EXISTS
+    assert crm_numbers(server)["inv-6"] == 1
+
+
+def _with_item(invoice: Invoice, item_id: int) -> Invoice:
+    invoice.lines[0].item_id = item_id
+    return invoice
+
+
+def test_a_refused_invoice_fails_saying_what_was_sent_and_what_the_crm_answered(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    invoice = _with_item(make_invoice("INV-404"), 999)
+    run_import(server, journal_path, [invoice])
+    assert invoice.outcome is not None and invoice.outcome.status is Status.FAILED
+    message = invoice.outcome.message
+    assert "400" in message and "Value does not fall within the expected range." in message
+    assert '"invoiceItemID": 999' in message and "nothing was created" in message
+    with Journal.open(journal_path, server.url) as journal:
+        entry = journal.entry("INV-404")
+    assert entry is not None and entry.state is JournalState.FAILED
+    # fixed in the file and run again: posted
+    fixed = make_invoice("INV-404")
+    run_import(server, journal_path, [fixed])
+    assert fixed.status is Status.CREATED
+
+
+def test_numbers_differing_only_in_case_are_never_created_twice(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    invoices = [make_invoice("DUP-1"), make_invoice("dup-1"), make_invoice("Dup-1")]
+    run_import(server, journal_path, invoices, concurrency=3)
+    assert crm_numbers(server) == Counter({"dup-1": 1})
+    assert server.stats.invoice_creates == 1
+    assert statuses(invoices)[Status.CREATED] == 1
+
+
+# ----------------------------------------------------------------------------- interruption and crashes
+
+
+def test_a_posting_entry_whose_invoice_landed_is_adopted_without_posting(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    invoice = make_invoice("INV-K")
+    crm_id = create_directly(server, invoice)  # the create landed, then the process was killed
+    with Journal.open(journal_path, server.url) as journal:
+        journal.mark_posting("INV-K", content_hash(build_payload(invoice)))
+    again = make_invoice("INV-K")
+    run_import(server, journal_path, [again])
+    assert again.outcome is not None and again.outcome.status is Status.SKIPPED
+    assert again.outcome.crm_id == crm_id and again.outcome.crm_total == again.total
+    assert server.stats.invoice_creates == 1
+    with Journal.open(journal_path, server.url) as journal:
+        entry = journal.entry("INV-K")
+    assert entry is not None and entry.state is JournalState.CREATED and entry.crm_id == crm_id
+
+
+def test_a_posting_entry_whose_invoice_did_not_land_is_posted_once(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    invoice = make_invoice("INV-L")
+    with Journal.open(journal_path, server.url) as journal:
+        journal.mark_posting("INV-L", content_hash(build_payload(invoice)))
+    client = make_client(server)
+
+    async def go() -> None:  # post without classifying first: post_invoices looks the number up itself
+        with Journal.open(journal_path, server.url) as journal:
+            async with client:
+                await post_invoices([invoice], client, journal)
+
+    asyncio.run(go())
+    assert invoice.status is Status.CREATED
+    assert server.stats.routes().get(("GET", "/api/2.0/crm/invoice/bynumber"), 0) == 1
+    assert crm_numbers(server) == Counter({"inv-l": 1})
+
+
+def test_stop_starts_nothing_new_and_leaves_the_rest_pending(
+    server: SandboxServer, journal_path: Path
+) -> None:
+    invoices = [make_invoice(f"S-{n}") for n in range(10)]
+    stop = asyncio.Event()
+
+    async def go() -> None:
+        with Journal.open(journal_path, server.url) as journal:
+            async with make_client(server, concurrency=2) as client:
+                await post_invoices(invoices, client, journal, stop=stop, progress=lambda _: stop.set())
+
+    asyncio.run(go())
+    counts = statuses(invoices)
+    assert 1 <= counts[Status.CREATED] <= 2  # the in-flight ones finished
+    assert counts[Status.CREATED] + counts[Status.PENDING] == 10
+    pending = [i for i in invoices if i.status is Status.PENDING]
+    assert all(i.outcome is not None and "interrupted" in i.outcome.message for i in pending)
+    assert sum(crm_numbers(server).values()) == counts[Status.CREATED]
+
+
+def test_a_second_run_against_the_same_crm_is_refused(server: SandboxServer, journal_path: Path) -> None:
+    with Journal.open(journal_path, server.url), pytest.raises(JournalLockedError, match="another"):
+        run_import(server, journal_path, [make_invoice("X-1")])
+    assert server.stats.total_requests == 0
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+def _fault_server(**knobs: Any) -> SandboxServer:
+    return SandboxServer(SandboxConfig(port=0, random_seed=7, **knobs))
+
+
+def test_error_rate_every_number_exactly_once_then_skipped(journal_path: Path) -> None:
+    invoices = [make_invoice(f"E-{n:02}", quantity=str(n + 1)) for n in range(25)]
+    with _fault_server(error_rate=0.3) as server:
+        run_import(server, journal_path, invoices)
+        assert server.stats.unavailable > 0
+        assert statuses(invoices) == {Status.CREATED: 25}
+        assert all(i.outcome and i.outcome.crm_total == i.total for i in invoices)
+        assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
+        again = [make_invoice(f"E-{n:02}", quantity=str(n + 1)) for n in range(25)]
+        run_import(server, journal_path, again)
+        assert statuses(again) == {Status.SKIPPED: 25}
+        assert [i.outcome.crm_id for i in again if i.outcome] == [
+            i.outcome.crm_id for i in invoices if i.outcome
+        ]
+        assert server.stats.invoice_creates == 25
+
+
+def test_dropped_answers_are_adopted_never_posted_twice(journal_path: Path) -> None:
+    invoices = [make_invoice(f"D-{n:02}") for n in range(25)]
+    with _fault_server(drop_rate=0.5, racy_numbers=True, latency_ms=2, jitter_ms=5) as server:
+        run_import(server, journal_path, invoices, concurrency=6)
+        assert server.stats.drops > 0
+        assert statuses(invoices) == {Status.CREATED: 25}
+        assert server.stats.invoice_creates == 25  # not one create more than invoices
+        assert server.stats.routes()[CREATE_ROUTE] == 25  # a lost answer is looked up, never re-sent
+        adopted = [i for i in invoices if i.outcome and "adopted" in i.outcome.message]
+        assert len(adopted) == server.stats.drops
+        assert all(i.outcome and i.outcome.crm_total == i.total for i in adopted)
+        assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
+
+
+def test_both_faults_at_once(journal_path: Path) -> None:
+    invoices = [make_invoice(f"F-{n:02}") for n in range(30)]
+    with _fault_server(drop_rate=0.3, error_rate=0.2) as server:
+        run_import(server, journal_path, invoices)
+        assert statuses(invoices) == {Status.CREATED: 30}
+        assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
+        assert server.stats.invoice_creates == 30
+
+
+def test_give_up_after_the_retry_bound_with_the_reason(journal_path: Path) -> None:
+    invoice = make_invoice("G-1")
+    with _fault_server(error_rate=1.0) as server:
+        client = make_client(server, retry=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001))
+
+        async def go() -> None:
+            with Journal.open(journal_path, server.url) as journal:
+                async with client:
+                    await post_invoices([invoice], client, journal)
+
+        asyncio.run(go())
+        assert server.stats.invoice_creates == 0
+        with Journal.open(journal_path, server.url) as journal:
+            entry = journal.entry("G-1")
+        assert entry is not None and entry.state is JournalState.POSTING  # the next run looks it up first
+    # the first POST got 503, then its look-up exhausted the retries: unknown, so pending, not failed
+    assert invoice.outcome is not None and invoice.outcome.status is Status.PENDING
+    assert "run the same import again" in invoice.outcome.message
+    with Journal.open(journal_path, "http://127.0.0.1:1") as journal:
+        assert journal.entry("G-1") is None  # keyed per CRM
+
+
+def test_the_rate_limit_is_respected_across_all_requests(journal_path: Path) -> None:
+    invoices = [make_invoice(f"R-{n:02}") for n in range(24)]
+    with _fault_server(rate_limit=(12, 0.5)) as server:
+        run_import(server, journal_path, invoices, rate=(12, 0.5), concurrency=8)
+        assert server.stats.unavailable == 0
+        assert statuses(invoices) == {Status.CREATED: 24}
+
+
+# ----------------------------------------------------------------------------- classification cost
+
+
+def test_classify_lists_the_crm_when_that_is_cheaper(server: SandboxServer, journal_path: Path) -> None:
+    existing = create_directly(server, make_invoice("C-3"))
+    invoices = [make_invoice(f"c-{n}") for n in range(30)]
+    run_import(server, journal_path, invoices, post=False)
+    routes = server.stats.routes()
+    assert routes.get(("GET", "/api/2.0/crm/invoice/filter")) == 2  # the total, then one page
+    assert routes.get(("GET", "/api/2.0/crm/invoice/bynumber"), 0) == 0
+    assert invoices[3].outcome == Outcome(
+        Status.EXISTS, crm_id=existing, message=invoices[3].outcome.message  # type: ignore[union-attr]
+    )
+    assert sum(1 for i in invoices if i.outcome is None) == 29
+
+
+def test_classify_looks_up_one_invoice_directly(server: SandboxServer, journal_path: Path) -> None:
+    invoice = make_invoice("ONE-1")
+    run_import(server, journal_path, [invoice], post=False)
+    assert server.stats.total_requests == 1
+    assert invoice.outcome is None
