@@ -73,8 +73,15 @@ def test_undecidable_decimal_mark_names_the_column_and_the_setting(values: list[
 def test_european_numbers() -> None:
     parsed, errors = numbers("1.234,50", "1 234,50", "1,5", "1.250", "-3", "1\u00a0000,00", "2\u202f000,5")
     assert errors == []
-    assert parsed.tolist() == [Decimal("1234.50"), Decimal("1234.50"), Decimal("1.5"), Decimal("1250"),
-                               Decimal("-3"), Decimal("1000.00"), Decimal("2000.5")]
+    assert parsed.tolist() == [
+        Decimal("1234.50"),
+        Decimal("1234.50"),
+        Decimal("1.5"),
+        Decimal("1250"),
+        Decimal("-3"),
+        Decimal("1000.00"),
+        Decimal("2000.5"),
+    ]
 
 
 def test_english_numbers_and_blanks() -> None:
@@ -93,8 +100,13 @@ def test_given_decimal_mark_skips_detection() -> None:
 def test_workbook_numbers_keep_their_written_value() -> None:
     parsed, errors = numbers(7.7, 0.1 + 0.2, 1001.0, 12, 1e-05)
     assert errors == []
-    assert parsed.tolist() == [Decimal("7.7"), Decimal("0.30000000000000004"), Decimal("1001.0"),
-                               Decimal("12"), Decimal("0.00001")]
+    assert parsed.tolist() == [
+        Decimal("7.7"),
+        Decimal("0.30000000000000004"),
+        Decimal("1001.0"),
+        Decimal("12"),
+        Decimal("0.00001"),
+    ]
 
 
 def test_discount_may_end_in_percent() -> None:
@@ -107,8 +119,12 @@ def test_unreadable_numbers_are_cell_errors_with_row_and_example() -> None:
     assert parsed.tolist()[0] == Decimal("7.70")
     assert parsed.tolist()[1:] == [None] * 5
     assert sorted((e.row, e.column, e.value, e.code) for e in errors) == [
-        (3, "price", "abc", "number"), (4, "price", "1,2,3", "number"), (5, "price", "True", "number"),
-        (6, "price", "12%", "number"), (7, "price", "2026-01-01", "number")]
+        (3, "price", "abc", "number"),
+        (4, "price", "1,2,3", "number"),
+        (5, "price", "True", "number"),
+        (6, "price", "12%", "number"),
+        (7, "price", "2026-01-01", "number"),
+    ]
     assert all("1234.50" in e.message for e in errors)
 
 
@@ -134,8 +150,13 @@ def format_number(value: Decimal, style: str) -> str:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    value=st.decimals(min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2,
-                      allow_nan=False, allow_infinity=False),
+    value=st.decimals(
+        min_value=Decimal("-99999999.99"),
+        max_value=Decimal("99999999.99"),
+        places=2,
+        allow_nan=False,
+        allow_infinity=False,
+    ),
     style=st.sampled_from(["plain", "english", "german", "spaced"]),
 )
 def test_every_number_style_parses_back(value: Decimal, style: str) -> None:
@@ -157,7 +178,9 @@ def test_integer_ids() -> None:
     assert parsed.tolist() == [12, 13, 7, None, None, None]
     assert all(isinstance(v, int) for v in parsed.tolist()[:3])
     assert [(e.row, e.value, e.code) for e in sorted(errors, key=lambda e: e.row or 0)] == [
-        (6, "1.5", "number"), (7, "x", "number")]
+        (6, "1.5", "number"),
+        (7, "x", "number"),
+    ]
     assert all("whole number" in e.message for e in errors)
 
 
@@ -174,8 +197,17 @@ def test_text_from_workbook_cells() -> None:
 
 
 def test_dates_in_every_form() -> None:
-    parsed, errors = dates("2026-06-01", "2026-06-02 00:00:00", "03.06.2026", "13/06/2026", "04/06/2026",
-                           dt.datetime(2026, 6, 5), dt.date(2026, 6, 6), pd.Timestamp("2026-06-07"), None)
+    parsed, errors = dates(
+        "2026-06-01",
+        "2026-06-02 00:00:00",
+        "03.06.2026",
+        "13/06/2026",
+        "04/06/2026",
+        dt.datetime(2026, 6, 5),
+        dt.date(2026, 6, 6),
+        pd.Timestamp("2026-06-07"),
+        None,
+    )
     assert errors == []
     assert parsed.tolist() == [dt.date(2026, 6, d) for d in (1, 2, 3, 13, 4, 5, 6, 7)] + [None]
 
@@ -210,7 +242,11 @@ def test_unreadable_dates_are_cell_errors() -> None:
     parsed, errors = dates("2026-02-30", "tomorrow", "1.6.26", 45000.0)
     assert parsed.tolist() == [None] * 4
     assert sorted((e.row, e.value, e.code) for e in errors) == [
-        (2, "2026-02-30", "date"), (3, "tomorrow", "date"), (4, "1.6.26", "date"), (5, "45000", "date")]
+        (2, "2026-02-30", "date"),
+        (3, "tomorrow", "date"),
+        (4, "1.6.26", "date"),
+        (5, "45000", "date"),
+    ]
     assert all("2026-06-30" in e.message for e in errors)
 
 
@@ -220,8 +256,10 @@ def test_given_date_format() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(day=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2099, 12, 31)),
-       style=st.sampled_from(["iso", "dotted", "day_first", "month_first"]))
+@given(
+    day=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2099, 12, 31)),
+    style=st.sampled_from(["iso", "dotted", "day_first", "month_first"]),
+)
 def test_every_date_style_parses_back(day: dt.date, style: str) -> None:
     formats = {"iso": "%Y-%m-%d", "dotted": "%d.%m.%Y", "day_first": "%d/%m/%Y", "month_first": "%m/%d/%Y"}
     text = day.strftime(formats[style])
