@@ -644,7 +644,12 @@ def _build_table(path: Path, cells: pd.DataFrame, numbers: list[int],
                  sheet: str | None) -> tuple[pd.DataFrame, list[int]]:
     """Clean cells, find the header, name and filter the columns, drop blank rows."""
     where = f"{path.name}" + (f", sheet '{sheet}'" if sheet else "")
-    cleaned = {position: _clean_column(cells[position]) for position in cells.columns}
+    cleaned: dict[Any, list[Any]] = {}
+    long_cells: set[Any] = set()
+    for position in cells.columns:
+        cleaned[position], longest = _clean_column(cells[position].tolist())
+        if longest > MAX_CELL_CHARS:
+            long_cells.add(position)
     frame = pd.DataFrame(cleaned, index=range(len(cells)), dtype=object)
     keep = frame.notna().any(axis=1).to_numpy()
     if not keep.any():
@@ -665,12 +670,19 @@ def _build_table(path: Path, cells: pd.DataFrame, numbers: list[int],
             f"{where}: has a header row (row {kept_numbers[0]}) but no data rows; "
             "add the invoice rows below it."
         )
-    _refuse_huge_cells(where, data, data_numbers)
+    suspects = [name for position, name in columns if position in long_cells]
+    _refuse_huge_cells(where, data, data_numbers, suspects)
     return data, data_numbers
 
 
-def _clean_column(column: pd.Series) -> list[Any]:
-    return [_clean(value) for value in column.tolist()]
+def _clean_column(values: list[Any]) -> tuple[list[Any], int]:
+    """Cells stripped, blanks as None, integral floats as int; and the length of the longest text."""
+    try:
+        stripped = list(map(str.strip, values))  # the common case: every cell is text
+    except TypeError:
+        cleaned = [_clean(value) for value in values]
+        return cleaned, max((len(value) for value in cleaned if isinstance(value, str)), default=0)
+    return [value or None for value in stripped], max(map(len, stripped), default=0)
 
 
 def _clean(value: Any) -> Any:
@@ -718,8 +730,8 @@ def _name_columns(where: str, header: list[Any], positions: list[Any],
     return named
 
 
-def _refuse_huge_cells(where: str, data: pd.DataFrame, numbers: list[int]) -> None:
-    for name in data.columns:
+def _refuse_huge_cells(where: str, data: pd.DataFrame, numbers: list[int], suspects: list[str]) -> None:
+    for name in suspects:
         lengths = [len(value) if isinstance(value, str) else 0 for value in data[name].tolist()]
         if not lengths or max(lengths) <= MAX_CELL_CHARS:
             continue
