@@ -502,6 +502,8 @@ def _summary_rows(
     yield "", None, PLAIN
     yield "Run", None, _SECTION
     yield from _run_rows(run)
+    if validation.table.raw.sheet:
+        yield "input sheet", validation.table.raw.sheet, PLAIN
     if errors.unplaced:
         yield "", None, PLAIN
         yield "Problems of the whole file", None, _SECTION

@@ -36,9 +36,9 @@ HEADER_OF = {
 }
 
 
-def make_table(rows: list[list[Any]], row_numbers: list[int] | None = None) -> MappedTable:
-    frame = pd.DataFrame(rows, columns=HEADERS, dtype=object)
-    numbers = row_numbers or list(range(2, len(rows) + 2))
+def make_table(rows: list[list[Any]], headers: list[str] = HEADERS) -> MappedTable:
+    frame = pd.DataFrame(rows, columns=headers, dtype=object)
+    numbers = list(range(2, len(rows) + 2))
     raw = RawTable(frame=frame, row_numbers=numbers, source=Path("/data/in.xlsx"), sha256="ab" * 32)
     return MappedTable(raw=raw, frame=frame, headers=dict(HEADER_OF), extras=["Notes"])
 
@@ -252,6 +252,7 @@ def test_summary_sheet(written: Path) -> None:
     assert rows["started"] == "2026-06-01 09:00:00" and rows["ended"] == "2026-06-01 09:01:23"
     assert rows["duration"] == "0:01:23" and rows["dry run"] == "no"
     assert rows["Unit Price"] == WHOLE_COLUMN.message
+    assert "input sheet" not in rows  # the sample table says no sheet (a CSV)
 
 
 def test_planned_invoices_are_totalled_in_a_dry_run(tmp_path: Path) -> None:
@@ -286,6 +287,15 @@ def test_formula_like_text_is_written_as_text_never_as_a_formula(tmp_path: Path)
     cells = column_cells(book["Rows"], "Invoice No")
     assert all(c.data_type == "s" for c in cells)
     assert all(c.quotePrefix for c in cells if not c.value.startswith("\n"))
+
+
+def test_formula_like_headers_stay_text(tmp_path: Path) -> None:
+    headers = [*HEADERS[:-1], "=cmd|' /C calc'!A0"]
+    table = make_table([["INV-1", date(2026, 6, 1), date(2026, 7, 1), "c", "EUR", "W", 1, 1, "x"]], headers)
+    path = write_results(tmp_path / "r.xlsx", Validation(table, [invoice("INV-1", [2])], []), run_info())
+    with zipfile.ZipFile(path) as archive:
+        assert b"<f>" not in archive.read("xl/worksheets/sheet2.xml")
+    assert openpyxl.load_workbook(path)["Rows"]["I1"].value == "=cmd|' /C calc'!A0"
 
 
 def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
@@ -436,4 +446,6 @@ def test_rows_sheet_feeds_back_as_the_same_input(tmp_path: Path, writer: Any) ->
     assert again.table.raw.row_numbers == first.table.raw.row_numbers
     assert frame_values(again) == frame_values(first)
     assert [i.number for i in again.invoices] == [i.number for i in first.invoices]
+    summary = {r[0]: r[1] for r in openpyxl.load_workbook(target)["Summary"].iter_rows(values_only=True)}
+    assert summary.get("input sheet") == first.table.raw.sheet
     assert sorted(map(str, again.errors)) == sorted(map(str, first.errors))
