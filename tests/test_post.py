@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +18,7 @@ from importer.errors import JournalLockedError
 from importer.journal import Journal, JournalState
 from importer.models import CellError, Invoice, Line, Outcome, Status
 from importer.post import build_payload, classify_existing, content_hash, post_invoices
-from importer.sandbox import SandboxConfig, SandboxServer
+from importer.sandbox import SandboxServer
 from importer.totals import invoice_cost
 
 TOKEN = "sandbox"
@@ -94,16 +94,13 @@ def statuses(invoices: list[Invoice]) -> Counter[Status]:
     return Counter(invoice.status for invoice in invoices)
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(port=0)) as server:
-        yield server
-
-
 @pytest.fixture
-def server(shared_server: SandboxServer) -> SandboxServer:
-    shared_server.reset()
-    return shared_server
+def server(fresh_sandbox: SandboxServer) -> SandboxServer:
+    """The shared sandbox (tests/conftest.py), reset to its seed."""
+    return fresh_sandbox
+
+
+FaultServer = Callable[..., SandboxServer]
 
 
 @pytest.fixture
@@ -364,65 +361,67 @@ def test_a_second_run_against_the_same_crm_is_refused(server: SandboxServer, jou
 # ----------------------------------------------------------------------------- faults
 
 
-def _fault_server(**knobs: Any) -> SandboxServer:
-    return SandboxServer(SandboxConfig(port=0, random_seed=7, **knobs))
-
-
-def test_error_rate_every_number_exactly_once_then_skipped(journal_path: Path) -> None:
+def test_error_rate_every_number_exactly_once_then_skipped(
+    sandbox_factory: FaultServer, journal_path: Path
+) -> None:
     invoices = [make_invoice(f"E-{n:02}", quantity=str(n + 1)) for n in range(25)]
-    with _fault_server(error_rate=0.3) as server:
-        run_import(server, journal_path, invoices)
-        assert server.stats.unavailable > 0
-        assert statuses(invoices) == {Status.CREATED: 25}
-        assert all(i.outcome and i.outcome.crm_total == i.total for i in invoices)
-        assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
-        again = [make_invoice(f"E-{n:02}", quantity=str(n + 1)) for n in range(25)]
-        run_import(server, journal_path, again)
-        assert statuses(again) == {Status.SKIPPED: 25}
-        assert [i.outcome.crm_id for i in again if i.outcome] == [
-            i.outcome.crm_id for i in invoices if i.outcome
-        ]
-        assert server.stats.invoice_creates == 25
+    server = sandbox_factory(random_seed=7, error_rate=0.3)
+    run_import(server, journal_path, invoices)
+    assert server.stats.unavailable > 0
+    assert statuses(invoices) == {Status.CREATED: 25}
+    assert all(i.outcome and i.outcome.crm_total == i.total for i in invoices)
+    assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
+    again = [make_invoice(f"E-{n:02}", quantity=str(n + 1)) for n in range(25)]
+    run_import(server, journal_path, again)
+    assert statuses(again) == {Status.SKIPPED: 25}
+    assert [i.outcome.crm_id for i in again if i.outcome] == [
+        i.outcome.crm_id for i in invoices if i.outcome
+    ]
+    assert server.stats.invoice_creates == 25
 
 
-def test_dropped_answers_are_adopted_never_posted_twice(journal_path: Path) -> None:
+def test_dropped_answers_are_adopted_never_posted_twice(
+    sandbox_factory: FaultServer, journal_path: Path
+) -> None:
     invoices = [make_invoice(f"D-{n:02}") for n in range(25)]
-    with _fault_server(drop_rate=0.5, racy_numbers=True, latency_ms=2, jitter_ms=5) as server:
-        run_import(server, journal_path, invoices, concurrency=6)
-        assert server.stats.drops > 0
-        assert statuses(invoices) == {Status.CREATED: 25}
-        assert server.stats.invoice_creates == 25  # not one create more than invoices
-        assert server.stats.routes()[CREATE_ROUTE] == 25  # a lost answer is looked up, never re-sent
-        adopted = [i for i in invoices if i.outcome and "adopted" in i.outcome.message]
-        assert len(adopted) == server.stats.drops
-        assert all(i.outcome and i.outcome.crm_total == i.total for i in adopted)
-        assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
+    server = sandbox_factory(random_seed=7, drop_rate=0.5, racy_numbers=True, latency_ms=2, jitter_ms=5)
+    run_import(server, journal_path, invoices, concurrency=6)
+    assert server.stats.drops > 0
+    assert statuses(invoices) == {Status.CREATED: 25}
+    assert server.stats.invoice_creates == 25  # not one create more than invoices
+    assert server.stats.routes()[CREATE_ROUTE] == 25  # a lost answer is looked up, never re-sent
+    adopted = [i for i in invoices if i.outcome and "adopted" in i.outcome.message]
+    assert len(adopted) == server.stats.drops
+    assert all(i.outcome and i.outcome.crm_total == i.total for i in adopted)
+    assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
 
 
-def test_both_faults_at_once(journal_path: Path) -> None:
+def test_both_faults_at_once(sandbox_factory: FaultServer, journal_path: Path) -> None:
     invoices = [make_invoice(f"F-{n:02}") for n in range(30)]
-    with _fault_server(drop_rate=0.3, error_rate=0.2) as server:
-        run_import(server, journal_path, invoices)
-        assert statuses(invoices) == {Status.CREATED: 30}
-        assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
-        assert server.stats.invoice_creates == 30
+    server = sandbox_factory(random_seed=7, drop_rate=0.3, error_rate=0.2)
+    run_import(server, journal_path, invoices)
+    assert statuses(invoices) == {Status.CREATED: 30}
+    assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
+    assert server.stats.invoice_creates == 30
 
 
-def test_give_up_after_the_retry_bound_with_the_reason(journal_path: Path) -> None:
+def test_give_up_after_the_retry_bound_with_the_reason(
+    sandbox_factory: FaultServer, journal_path: Path
+) -> None:
     invoice = make_invoice("G-1")
-    with _fault_server(error_rate=1.0) as server:
-        client = make_client(server, retry=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001))
+    server = sandbox_factory(random_seed=7, error_rate=1.0)
+    client = make_client(server, retry=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001))
 
-        async def go() -> None:
-            with Journal.open(journal_path, server.url) as journal:
-                async with client:
-                    await post_invoices([invoice], client, journal)
-
-        asyncio.run(go())
-        assert server.stats.invoice_creates == 0
+    async def go() -> None:
         with Journal.open(journal_path, server.url) as journal:
-            entry = journal.entry("G-1")
-        assert entry is not None and entry.state is JournalState.POSTING  # the next run looks it up first
+            async with client:
+                await post_invoices([invoice], client, journal)
+
+    asyncio.run(go())
+    assert server.stats.invoice_creates == 0
+    with Journal.open(journal_path, server.url) as journal:
+        entry = journal.entry("G-1")
+    assert entry is not None and entry.state is JournalState.POSTING  # the next run looks it up first
     # the first POST got 503, then its look-up exhausted the retries: unknown, so pending, not failed
     assert invoice.outcome is not None and invoice.outcome.status is Status.PENDING
     assert "run the same import again" in invoice.outcome.message
@@ -430,12 +429,14 @@ def test_give_up_after_the_retry_bound_with_the_reason(journal_path: Path) -> No
         assert journal.entry("G-1") is None  # keyed per CRM
 
 
-def test_the_rate_limit_is_respected_across_all_requests(journal_path: Path) -> None:
+def test_the_rate_limit_is_respected_across_all_requests(
+    sandbox_factory: FaultServer, journal_path: Path
+) -> None:
     invoices = [make_invoice(f"R-{n:02}") for n in range(24)]
-    with _fault_server(rate_limit=(12, 0.5)) as server:
-        run_import(server, journal_path, invoices, rate=(12, 0.5), concurrency=8)
-        assert server.stats.unavailable == 0
-        assert statuses(invoices) == {Status.CREATED: 24}
+    server = sandbox_factory(random_seed=7, rate_limit=(12, 0.5))
+    run_import(server, journal_path, invoices, rate=(12, 0.5), concurrency=8)
+    assert server.stats.unavailable == 0
+    assert statuses(invoices) == {Status.CREATED: 24}
 
 
 # ----------------------------------------------------------------------------- classification cost
