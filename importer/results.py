@@ -31,6 +31,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from importer.columns import RESULT_COLUMNS, normalize_header
+from importer.errors import InputError
 from importer.models import CellError, Invoice, RunInfo, Status, Validation
 
 INVOICE_COLUMNS: tuple[str, ...] = (
@@ -84,15 +85,22 @@ def summary_counts(invoices: list[Invoice]) -> dict[str, int]:
 def write_results(path: Path, validation: Validation, run: RunInfo) -> Path:
     """Write the results workbook atomically to ``path`` (parent folders created); return ``path``.
 
-    Refuses (ValueError) to overwrite the input file itself.
+    Refuses (InputError) to overwrite the input file itself.
     """
     path = Path(path)
-    if _same_file(path, run.source):
-        raise ValueError(f"the results workbook {path} would overwrite the input file")
+    check_results_path(path, run.source)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = _build_workbook(validation, run)
     _save_atomically(workbook, path)
     return path
+
+
+def check_results_path(path: Path, source: Path) -> None:
+    """Raise InputError when the results workbook would replace the input file (call it before posting)."""
+    if _same_file(Path(path), Path(source)):
+        raise InputError(
+            f"{path}: the results workbook would overwrite the input file; choose another --results path."
+        )
 
 
 # ---------------------------------------------------------------------------------------------- cell values
