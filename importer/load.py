@@ -327,7 +327,8 @@ def _parse_csv_checked(path: Path, body: str, delimiter: str, lead: int) -> pd.D
             "check for a quote (\") that is never closed."
         ) from exc
     _refuse_unclosed_quote(path, body, lead)
-    return pd.DataFrame(rows, dtype=object).fillna("")
+    widest = max((len(row) for row in rows), default=0)
+    return pd.DataFrame([row + [""] * (widest - len(row)) for row in rows], dtype=object)
 
 
 def _refuse_unclosed_quote(path: Path, body: str, lead: int) -> None:

@@ -1,0 +1,305 @@
+"""Stage 1, load: CSV and workbooks into a RawTable with the row numbers the user sees."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from importer.errors import InputFileError
+from importer.load import column_letter, load_table, sha256_file
+from importer.models import FormatOptions
+
+FIXTURES = Path(__file__).parent / "fixtures" / "load"
+HEADER = ["invoice_number", "issue_date", "due_date", "contact", "currency", "item", "quantity", "price"]
+
+
+def values(path: Path, **kwargs: object) -> list[list[object]]:
+    table = load_table(path, **kwargs)  # type: ignore[arg-type]
+    return table.frame.to_numpy().tolist()
+
+
+def write_xlsx(
+    path: Path, sheets: Mapping[str, Sequence[Sequence[object]]], hidden: tuple[str, ...] = ()
+) -> Path:
+    workbook = openpyxl.Workbook()
+    assert workbook.active is not None
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        if title in hidden:
+            sheet.sheet_state = "hidden"
+    workbook.save(path)
+    return path
+
+
+def write_ods(path: Path, rows: list[list[object]], sheet: str = "Invoices") -> Path:
+    """A minimal OpenDocument spreadsheet written by hand (odfpy is not a dependency)."""
+
+    def cell(value: object) -> str:
+        if value is None:
+            return "<table:table-cell/>"
+        if isinstance(value, date):
+            return (f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
+                    f"<text:p>{value.isoformat()}</text:p></table:table-cell>")
+        if isinstance(value, int | float):
+            return (f'<table:table-cell office:value-type="float" office:value="{value}">'
+                    f"<text:p>{value}</text:p></table:table-cell>")
+        text = escape(str(value))
+        return f'<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>'
+
+    body = "".join("<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows)
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="{sheet}">{body}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- CSV
+
+
+def test_european_csv_semicolons_cp1252_and_decimal_commas_kept_as_text() -> None:
+    table = load_table(FIXTURES / "european.csv")
+    assert list(table.frame.columns) == ["Rechnungsnummer", "Datum", "Fällig", "Kunde", "Währung", "Artikel",
+                                         "Menge", "Preis"]
+    assert table.frame.iloc[0].tolist() == ["RE-0001", "01.02.2026", "03.03.2026", "Müller GmbH", "EUR",
+                                            "Schraube €", "2", "1.234,50"]
+    assert table.frame["Preis"].tolist() == ["1.234,50", "0,75"]
+    assert table.row_numbers == [2, 3]
+    assert table.sheet is None
+
+
+def test_utf8_bom_is_not_part_of_the_first_header() -> None:
+    table = load_table(FIXTURES / "utf8_bom.csv")
+    assert table.frame.columns[0] == "invoice_number"
+    assert table.frame.loc[0, "contact"] == "Zoë Café"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_or_without_bom(tmp_path: Path, encoding: str) -> None:
+    text = "invoice_number;contact\nINV-1;Zoë\n"
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(text.encode(encoding))
+    assert values(path) == [["INV-1", "Zoë"]]
+
+
+def test_blank_and_whitespace_rows_are_skipped_but_counted() -> None:
+    table = load_table(FIXTURES / "blank_rows.csv")
+    assert table.frame["invoice_number"].tolist() == ["INV-1", "INV-2", "INV-3"]
+    assert table.row_numbers == [2, 4, 7]
+
+
+def test_continuation_rows_keep_blank_invoice_cells_as_none() -> None:
+    table = load_table(FIXTURES / "continuation.csv")
+    assert table.frame["Invoice No"].tolist() == ["INV-7", None, None]
+    assert table.frame["SKU"].tolist() == ["WID-001", "WID-002", "WID-003"]
+    assert table.frame["Unit Price"].tolist() == ["7.70", "12.00", None]
+    assert table.row_numbers == [2, 3, 4]
+
+
+def test_identifiers_keep_leading_zeros_and_na_words_stay_text() -> None:
+    table = load_table(FIXTURES / "leading_zeros.csv")
+    assert table.frame.iloc[0].tolist()[:6] == ["00042", "2026-01-02", "2026-02-01", "0007", "EUR", "000123"]
+    assert table.frame.iloc[1].tolist() == ["NA", "2026-01-02", "2026-02-01", "null", "EUR", "N/A", "2",
+                                            "nan"]
+    assert all(isinstance(v, str) for v in table.frame.iloc[0])
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(f"a{delimiter}b{delimiter}c\n1,5{delimiter}x{delimiter}\n" if delimiter != ","
+                    else "a,b,c\n1.5,x,\n")
+    table = load_table(path)
+    assert list(table.frame.columns) == ["a", "b", "c"]
+    assert table.frame.iloc[0].tolist() == ["1,5" if delimiter != "," else "1.5", "x", None]
+
+
+def test_format_options_override_detection(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes("a|b;c\nü|x;y\n".encode("cp1252"))
+    table = load_table(path, fmt=FormatOptions(encoding="cp1252", delimiter=";"))
+    assert table.frame.to_numpy().tolist() == [["ü|x", "y"]]
+
+
+def test_wrong_encoding_option_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes("a,b\nx,y\nMüller,z\n".encode("cp1252"))
+    with pytest.raises(InputFileError, match=r"f\.csv: line 3 is not valid utf-8"):
+        load_table(path, fmt=FormatOptions(encoding="utf-8"))
+    assert values(path) == [["x", "y"], ["Müller", "z"]]  # detected as cp1252
+
+
+def test_quoted_cells_with_delimiters_quotes_and_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('item,line_description,qty\nW-1,"Bolts, 10 mm ""steel""",2\nW-2,"two\nlines",3\n')
+    table = load_table(path)
+    assert table.frame["line_description"].tolist() == ['Bolts, 10 mm "steel"', "two\nlines"]
+    assert table.row_numbers == [2, 3]
+
+
+def test_trailing_empty_cells_beyond_the_header_are_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2,,\n3,4\n5\n")
+    table = load_table(path)
+    assert table.frame.to_numpy().tolist() == [["1", "2"], ["3", "4"], ["5", None]]
+    assert table.row_numbers == [2, 3, 4]
+
+
+def test_leading_blank_lines_shift_the_row_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "lead.csv"
+    path.write_text("\n\n  \na,b\n1,2\n")
+    table = load_table(path)
+    assert table.row_numbers == [5]
+
+
+def test_previous_result_columns_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "again.csv"
+    path.write_text("invoice_number,Row,Status,CRM ID,error,notes\nINV-1,2,invalid,,bad date,keep\n")
+    table = load_table(path)
+    assert list(table.frame.columns) == ["invoice_number", "notes"]
+
+
+def test_blank_header_named_by_letter_or_dropped_when_empty(tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_text("a,,b,\n1,x,2,\n3,,4,\n")
+    table = load_table(path)
+    assert list(table.frame.columns) == ["a", "column B", "b"]
+    assert table.frame["column B"].tolist() == ["x", None]
+
+
+def test_sha256_of_the_file(tmp_path: Path) -> None:
+    path = FIXTURES / "european.csv"
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sha256_file(path) == expected
+    assert load_table(path).sha256 == expected
+
+
+def test_column_letters() -> None:
+    assert [column_letter(n) for n in (1, 26, 27, 52, 703, 16384)] == ["A", "Z", "AA", "AZ", "AAA", "XFD"]
+
+
+def test_large_csv_is_read_within_a_small_factor_of_bare_pandas(tmp_path: Path) -> None:
+    line = "INV-{0:06d},2026-01-02,2026-02-01,c{0}@example.com,EUR,SKU-{0},3,12.50,0,VAT,note,text\n"
+    path = tmp_path / "big.csv"
+    path.write_text("invoice_number,issue_date,due_date,contact,currency,item,quantity,price,discount,"
+                    "tax1,description,line_description\n" + "".join(line.format(i) for i in range(50_000)))
+    started = time.perf_counter()
+    pd.read_csv(path)
+    bare = time.perf_counter() - started
+    started = time.perf_counter()
+    table = load_table(path)
+    ours = time.perf_counter() - started
+    assert len(table.frame) == 50_000 and table.row_numbers[-1] == 50_001
+    assert ours < max(8 * bare, 0.5), f"load_table {ours:.2f}s vs read_csv {bare:.2f}s"
+
+
+# ----------------------------------------------------------------------------------------- workbooks
+
+
+def test_workbook_keeps_native_dates_and_numbers(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "dates.xlsx", {"Invoices": [
+        HEADER,
+        ["00012", date(2026, 1, 2), datetime(2026, 2, 1, 9, 30), " a@example.com ", "EUR", "W-1", 3, 7.7],
+    ]})
+    row = values(path)[0]
+    assert row == ["00012", date(2026, 1, 2), datetime(2026, 2, 1, 9, 30), "a@example.com", "EUR", "W-1", 3,
+                   7.7]
+    assert isinstance(row[1], date) and isinstance(row[6], int) and isinstance(row[7], float)
+
+
+def test_first_visible_sheet_is_read_and_sheet_option_chooses(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "hidden.xlsx", {
+        "Lists": [["currency"], ["EUR"]],
+        "Invoices": [HEADER, ["INV-1", "2026-01-02", "2026-02-01", "a@example.com", "EUR", "W-1", 1, 2]],
+    }, hidden=("Lists",))
+    table = load_table(path)
+    assert table.sheet == "Invoices"
+    assert load_table(path, sheet="Lists").frame["currency"].tolist() == ["EUR"]
+    assert load_table(path, sheet="invoices").sheet == "Invoices"
+
+
+def test_unknown_sheet_lists_the_sheets(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "s.xlsx", {"One": [["a"], [1]], "Two": [["b"], [2]]})
+    with pytest.raises(InputFileError, match=r"s\.xlsx: has no sheet named 'Three'; its sheets are: 'One', "):
+        load_table(path, sheet="Three")
+
+
+def test_workbook_rows_keep_their_spreadsheet_numbers(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet["B3"], sheet["C3"] = "invoice_number", "quantity"
+    sheet["B4"], sheet["C4"] = "INV-1", 1
+    sheet["B6"], sheet["C6"] = "  ", None  # whitespace only: blank
+    sheet["B8"], sheet["C8"] = "INV-2", 2
+    workbook.save(tmp_path / "offset.xlsx")
+    table = load_table(tmp_path / "offset.xlsx")
+    assert table.frame.to_numpy().tolist() == [["INV-1", 1], ["INV-2", 2]]
+    assert table.row_numbers == [4, 8]
+
+
+def test_xlsx_content_with_an_xls_name_is_read(tmp_path: Path) -> None:
+    source = write_xlsx(tmp_path / "real.xlsx", {"S": [["a"], ["x"]]})
+    renamed = tmp_path / "export.xls"
+    renamed.write_bytes(source.read_bytes())
+    assert values(renamed) == [["x"]]
+
+
+def test_xlsm_is_read(tmp_path: Path) -> None:
+    source = write_xlsx(tmp_path / "real.xlsx", {"S": [["a"], ["x"]]})
+    macro = tmp_path / "book.xlsm"
+    macro.write_bytes(source.read_bytes())
+    assert values(macro) == [["x"]]
+
+
+def test_ods_is_read_with_dates_and_numbers(tmp_path: Path) -> None:
+    path = write_ods(tmp_path / "book.ods", [
+        ["invoice_number", "issue_date", "quantity"],
+        ["0042", date(2026, 1, 2), 2.5],
+        [None, None, None],
+        ["INV-2", date(2026, 1, 3), 4],
+    ])
+    table = load_table(path)
+    assert table.frame.to_numpy().tolist() == [["0042", date(2026, 1, 2), 2.5],
+                                               ["INV-2", date(2026, 1, 3), 4]]
+    assert table.row_numbers == [2, 4]
+    assert table.sheet == "Invoices"
+
+
+def test_workbook_from_bytes_in_memory_matches_file(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    openpyxl.Workbook().save(buffer)
+    path = tmp_path / "blank.xlsx"
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(InputFileError, match=r"blank\.xlsx: sheet 'Sheet' is empty"):
+        load_table(path)
