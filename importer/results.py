@@ -14,6 +14,7 @@ import math
 import os
 import re
 import secrets
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -272,12 +273,6 @@ def join_messages(parts: Iterable[str]) -> str:
     return "; ".join(part for part in dict.fromkeys(parts) if part)
 
 
-def _rows_listed(rows: Sequence[int]) -> str:
-    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_LISTED])
-    more = len(rows) - MAX_ROWS_LISTED
-    return f"{shown} and {more} more" if more > 0 else shown
-
-
 # ---------------------------------------------------------------------------------------------- workbook
 
 
@@ -449,8 +444,9 @@ def _row_fates(validation: Validation, errors: ErrorIndex) -> dict[int, RowFate]
     """The fate of every input row; rows of no invoice are invalid."""
     fates: dict[int, RowFate] = {}
     for invoice in validation.invoices:
+        context = InvoiceContext.of(invoice, errors)
         for row in invoice.rows:
-            fates[row] = _invoice_row_fate(invoice, row, errors)
+            fates[row] = context.fate(row, errors)
     for row in validation.table.raw.row_numbers:
         if row not in fates:
             own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
@@ -458,17 +454,47 @@ def _row_fates(validation: Validation, errors: ErrorIndex) -> dict[int, RowFate]
     return fates
 
 
-def _invoice_row_fate(invoice: Invoice, row: int, errors: ErrorIndex) -> RowFate:
-    own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
-    whole = [errors.describe(error) for error in invoice.errors if error.row is None]
-    others = sorted({error.row for error in invoice.errors if error.row is not None and error.row != row})
-    parts = [*own, *whole]
-    if others:
-        parts.append(f"the invoice has errors on row {_rows_listed(others)}")
-    if invoice.outcome is not None and invoice.outcome.message:
-        parts.append(invoice.outcome.message)
-    crm_id = invoice.outcome.crm_id if invoice.outcome is not None else None
-    return RowFate(invoice.status, crm_id, join_messages(parts) or None)
+@dataclass(frozen=True)
+class InvoiceContext:
+    """What every row of one invoice says about the invoice, computed once per invoice."""
+
+    status: Status
+    crm_id: int | None
+    whole: tuple[str, ...]  # errors of the whole invoice (no row)
+    error_rows: tuple[int, ...]  # sorted rows with errors
+    note: str  # the outcome's message
+
+    @classmethod
+    def of(cls, invoice: Invoice, errors: ErrorIndex) -> InvoiceContext:
+        outcome = invoice.outcome
+        return cls(
+            status=invoice.status,
+            crm_id=outcome.crm_id if outcome is not None else None,
+            whole=tuple(errors.describe(error) for error in invoice.errors if error.row is None),
+            error_rows=tuple(sorted({error.row for error in invoice.errors if error.row is not None})),
+            note=outcome.message if outcome is not None else "",
+        )
+
+    def fate(self, row: int, errors: ErrorIndex) -> RowFate:
+        own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
+        parts = [*own, *self.whole]
+        others = self._other_error_rows(row)
+        if others:
+            parts.append(f"the invoice has errors on row {others}")
+        parts.append(self.note)
+        return RowFate(self.status, self.crm_id, join_messages(parts) or None)
+
+    def _other_error_rows(self, row: int) -> str:
+        """The invoice's other rows in error, the first few listed (bounded work per row)."""
+        count = len(self.error_rows) - (1 if _contains(self.error_rows, row) else 0)
+        shown = [r for r in self.error_rows[: MAX_ROWS_LISTED + 1] if r != row][:MAX_ROWS_LISTED]
+        listed = ", ".join(str(r) for r in shown)
+        return f"{listed} and {count - len(shown)} more" if count > len(shown) else listed
+
+
+def _contains(sorted_rows: tuple[int, ...], row: int) -> bool:
+    index = bisect_left(sorted_rows, row)
+    return index < len(sorted_rows) and sorted_rows[index] == row
 
 
 # --- Summary

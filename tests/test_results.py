@@ -450,3 +450,16 @@ def test_rows_sheet_feeds_back_as_the_same_input(tmp_path: Path, writer: Any) ->
     summary = {r[0]: r[1] for r in openpyxl.load_workbook(target)["Summary"].iter_rows(values_only=True)}
     assert summary.get("input sheet") == first.table.raw.sheet
     assert sorted(map(str, again.errors)) == sorted(map(str, first.errors))
+
+
+def test_an_invoice_with_an_error_on_every_line_lists_a_few_rows_and_counts_the_rest(tmp_path: Path) -> None:
+    count = 2000
+    rows = [["BIG", date(2026, 6, 1), date(2026, 7, 1), "c", "EUR", "NOPE", 1, 1, None] for _ in range(count)]
+    errors = [CellError("unknown item", row=r, column="item") for r in range(2, count + 2)]
+    big = invoice("BIG", list(range(2, count + 2)), errors=errors)
+    path = write_results(tmp_path / "r.xlsx", Validation(make_table(rows), [big], errors), run_info())
+    records = sheet_records(openpyxl.load_workbook(path, read_only=True)["Rows"])
+    assert records[0]["error"] == (
+        "Item: unknown item; the invoice has errors on row 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 1989 more"
+    )
+    assert records[5]["error"].endswith("row 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 and 1989 more")
