@@ -184,8 +184,9 @@ class MemoryCrm:
 
 def _invoice(number: str, contact: str, *items: str, row: int = 2, **fields: Any) -> Invoice:
     lines = [Line(row=row + n, item=item, quantity=Decimal(1), price=None) for n, item in enumerate(items)]
+    fields = {"currency": "EUR", "terms": "Net 30", **fields}
     return Invoice(number=number, rows=[line.row for line in lines], lines=lines, issue_date=date(2026, 6, 1),
-                   due_date=date(2026, 7, 1), contact=contact, currency="EUR", terms="Net 30", **fields)
+                   due_date=date(2026, 7, 1), contact=contact, **fields)
 
 
 def _resolve(invoices: list[Invoice], crm: Any) -> ReferenceData:
