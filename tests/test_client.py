@@ -17,6 +17,7 @@ from importer.errors import (
     AuthenticationError,
     CrmRequestError,
     CrmUnreachableError,
+    InputError,
     InsecureUrlError,
     TransientCrmError,
 )
@@ -456,3 +457,17 @@ def test_rate_limiter_is_fifo() -> None:
         return order
 
     assert run(go()) == list(range(6))
+
+
+def test_an_unreadable_ca_bundle_is_reported_before_anything_is_sent(tmp_path: Any) -> None:
+    handler, seen = scripted(ok({}))
+    client = CrmClient(URL, token=TOKEN, verify=str(tmp_path / "missing.pem"), transport=None)
+    assert handler is not None
+
+    async def go() -> None:
+        async with client:
+            pass
+
+    with pytest.raises(InputError, match="CA bundle"):
+        run(go())
+    assert seen == []
