@@ -296,7 +296,7 @@ def test_ods_is_read_with_dates_and_numbers(tmp_path: Path) -> None:
     assert table.sheet == "Invoices"
 
 
-def test_workbook_from_bytes_in_memory_matches_file(tmp_path: Path) -> None:
+def test_workbook_with_an_empty_sheet_is_refused(tmp_path: Path) -> None:
     buffer = io.BytesIO()
     openpyxl.Workbook().save(buffer)
     path = tmp_path / "blank.xlsx"
