@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from importer.client import CrmClient
 from importer.errors import CrmRequestError
@@ -20,6 +22,8 @@ from importer.resolve import (
     ReferenceData,
     TaxRecord,
     contact_record,
+    has_leading_zero,
+    id_of,
     match_contact,
     match_item,
     match_tax,
@@ -114,6 +118,30 @@ def test_tax_by_id_and_exact_name() -> None:
     assert match_tax("VAT 20%", TAXES).id == 1
     assert match_tax("vat 20%", TAXES).suggestion == "VAT 20%"
     assert match_tax("VAT 21%", TAXES).id is None
+
+
+_SKUS = st.sampled_from(["WID-001", "00731", "7", "9", "0", "ADP-EU", "wid-001"])
+_TITLES = st.sampled_from(["Widget", "Adapter", "7", "widget", "00731"])
+_ITEM_SETS = st.lists(st.builds(ItemRecord, st.integers(1, 12), _TITLES, _SKUS, st.just(Decimal(1))),
+                      max_size=8, unique_by=lambda i: i.id)
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=_ITEM_SETS, value=st.one_of(_SKUS, _TITLES, st.integers(0, 13).map(str)), seed=st.randoms())
+def test_item_matching_ignores_order_and_duplicates_and_only_returns_exact_matches(
+    items: list[ItemRecord], value: str, seed: Any
+) -> None:
+    shuffled = items + items[: len(items) // 2]
+    seed.shuffle(shuffled)
+    match = match_item(value, items)
+    assert match_item(value, shuffled) == match
+    for candidate in match.found:
+        record = next(i for i in items if i.id == candidate.id)
+        assert value in (record.sku, record.title, str(record.id))
+    if match.id is None and not match.ambiguous:
+        assert all(value not in (i.sku, i.title) and str(i.id) != value for i in items)
+    if any(i.sku == value for i in items) and (has_leading_zero(value) or id_of(value) is None):
+        assert all(next(i for i in items if i.id == c.id).sku == value for c in match.found)
 
 
 def test_contact_record_reads_emails_by_number_or_name() -> None:
