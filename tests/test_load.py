@@ -120,7 +120,8 @@ def test_blank_and_whitespace_rows_are_skipped_but_counted() -> None:
 
 def test_continuation_rows_keep_blank_invoice_cells_as_none() -> None:
     table = load_table(FIXTURES / "continuation.csv")
-    assert table.frame["Invoice No"].tolist() == ["INV-7", None, None]
+    assert table.frame["Invoice No"].tolist() == ["INV-7", "INV-7", None]
+    assert table.frame["Customer"].tolist() == ["billing@acme.example", None, None]
     assert table.frame["SKU"].tolist() == ["WID-001", "WID-002", "WID-003"]
     assert table.frame["Unit Price"].tolist() == ["7.70", "12.00", None]
     assert table.row_numbers == [2, 3, 4]
