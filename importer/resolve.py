@@ -445,7 +445,6 @@ async def _contacts_for(fetch: _Fetcher, value: str) -> tuple[list[ContactRecord
 async def _items_for(fetch: _Fetcher, value: str) -> list[ItemRecord]:
     """The items that may match one value, fetched in the order of the matching rules."""
     number = id_of(value)
-    records: list[ItemRecord] = []
     if number is not None and not has_leading_zero(value):
         one = await fetch.get_or_none("items", f"invoiceitem/{number}")
         if one is not None:
