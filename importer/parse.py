@@ -11,6 +11,9 @@ Numbers are carried internally as *canonical text* (``-1234.50``: optional minus
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +84,37 @@ def _float_text(value: float) -> str:
     return text
 
 
+def by_unique(
+    values: pd.Series, rows: pd.Series,
+    parse: Callable[[pd.Series, pd.Series], tuple[pd.Series, list[CellError]]],
+) -> tuple[pd.Series, list[CellError]]:
+    """Run a column parser once per distinct value, then spread results and errors back to the rows.
+
+    ``parse(uniques, ids)`` gets the distinct non-null values (index and ``ids`` 0..k-1) and reports its
+    errors with ``row`` = the distinct value's id; each becomes one error per row holding that value.
+    """
+    present = values.notna().to_numpy()
+    codes, uniques = pd.factorize(values[present], use_na_sentinel=True)
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    parsed, unique_errors = parse(distinct, pd.Series(range(len(distinct)), dtype=int))
+    if parsed.dtype == object:
+        result = _nones(values.index)
+    else:  # datetime64
+        result = pd.Series(pd.NaT, index=values.index, dtype=parsed.dtype)
+    result.iloc[np.flatnonzero(present)] = parsed.to_numpy()[codes]
+    if not unique_errors:
+        return result, []
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(distinct) + 1))
+    present_rows = rows.to_numpy()[present][order]
+    errors = []
+    for error in unique_errors:
+        unique_id = int(error.row or 0)
+        for row in present_rows[starts[unique_id]:starts[unique_id + 1]].tolist():
+            errors.append(replace(error, row=int(row)))
+    return result, errors
+
+
 def _error(code: str, message: str, row: Any, column: str, value: Any) -> CellError:
     return CellError(message=message, row=int(row), column=column, value=shown(value), code=code)
 
@@ -94,6 +128,11 @@ def parse_text(values: pd.Series) -> pd.Series:
     A whole workbook number (an invoice number 1001.0 from a numeric cell, an SKU) becomes ``"1001"``;
     a date becomes ISO text ``2026-06-01``. Blank cells become None.
     """
+    no_rows = pd.Series(0, index=values.index)
+    return by_unique(values, no_rows, lambda cells, _: (_text_cells_of(cells), []))[0]
+
+
+def _text_cells_of(values: pd.Series) -> pd.Series:
     blank = _blank(values)
     if _all_text(values):
         return values.astype(object).where(~blank, None)
@@ -152,8 +191,10 @@ def decide_decimal_mark(values: pd.Series, column: str) -> str:
     alone decide nothing. A column with no deciding value but an ambiguous one, or as many values for
     each mark, raises :class:`FormatUndecidedError`. A column without ambiguity defaults to ``"."``.
     """
-    cleaned = _clean_number_text(_text_cells(values), percent=True)
-    dot, comma, ambiguous = _decimal_votes(cleaned)
+    plain_dot, plain_ambiguous, others = _plain_votes(_text_cells(values).tolist())
+    cleaned = _clean_number_text(pd.Series(others, dtype=object), percent=True)
+    dot, comma, ambiguous = _decimal_votes(cleaned) if others else (0, 0, 0)
+    dot, ambiguous = dot + plain_dot, ambiguous + plain_ambiguous
     if dot > comma:
         return "."
     if comma > dot:
@@ -161,7 +202,8 @@ def decide_decimal_mark(values: pd.Series, column: str) -> str:
     if dot:
         raise _undecided_decimal(column, f"{dot} values use '.' and {comma} use ','")
     if ambiguous:
-        example = cleaned[cleaned.str.fullmatch(r"[+-]?[1-9]\d{0,2}[.,]\d{3}", na=False)].iloc[0]
+        shaped = _text_cells(values).str.replace(_GROUPING_SPACES, "", regex=True)
+        example = shaped[shaped.str.fullmatch(r"[+-]?[1-9]\d{0,2}[.,]\d{3}%?", na=False)].iloc[0]
         raise _undecided_decimal(column, f"a value such as {example} could be read either way")
     return "."
 
@@ -180,6 +222,12 @@ def number_text(
     values: pd.Series, column: str, rows: pd.Series, decimal: str | None = None
 ) -> tuple[pd.Series, list[CellError]]:
     """Canonical number text (``-1234.5``) for each cell, None for blank or unreadable cells, plus errors."""
+    return by_unique(values, rows, lambda cells, ids: _number_cells(cells, column, ids, decimal))
+
+
+def _number_cells(
+    values: pd.Series, column: str, rows: pd.Series, decimal: str | None
+) -> tuple[pd.Series, list[CellError]]:
     blank = _blank(values)
     out = _nones(values.index)
     errors: list[CellError] = []
@@ -197,6 +245,9 @@ def number_text(
     if text_mask.any():
         mark = decimal or decide_decimal_mark(values[text_mask], column)
         text = values[text_mask].astype(str).str.strip()
+        plain = _plain_canonical(text, mark)
+        out[plain.index] = plain
+        text = text[plain.isna()]
         cleaned = _clean_number_text(text, percent=column == "discount")
         good = cleaned.str.fullmatch(_number_pattern(mark), na=False) & cleaned.str.contains(r"\d", na=False)
         group = "," if mark == "." else "."
@@ -206,6 +257,38 @@ def number_text(
         for index, value in _items(text[~good]):
             errors.append(_number_error(column, rows.loc[index], value))
     return out, errors
+
+
+_PLAIN = re.compile(r"([+-]?)(\d+)(?:\.(\d+))?")
+_SHORT_INTEGER = re.compile(r"[1-9]\d{0,2}")
+
+
+def _plain_canonical(text: pd.Series, mark: str) -> pd.Series:
+    """The fast path: plain numbers (``-1234.5``, ``12``) are canonical as they are (None where not plain)."""
+    canonical: list[str | None] = []
+    for value in text.tolist():
+        match = _PLAIN.fullmatch(value)
+        if match is None or (mark == "," and match.group(3) is not None):
+            canonical.append(None)
+        else:
+            canonical.append(value[1:] if match.group(1) == "+" else value)
+    return pd.Series(canonical, index=text.index, dtype=object)
+
+
+def _plain_votes(text: list[str]) -> tuple[int, int, list[str]]:
+    """(votes for '.', ambiguous values, values that are not plain) among stripped text numbers."""
+    dot = ambiguous = 0
+    others = []
+    for value in text:
+        match = _PLAIN.fullmatch(value)
+        if match is None:
+            others.append(value)
+        elif match.group(3) is not None:
+            if len(match.group(3)) == 3 and _SHORT_INTEGER.fullmatch(match.group(2)):
+                ambiguous += 1
+            else:
+                dot += 1
+    return dot, ambiguous, others
 
 
 def _native_number(value: Any) -> str | None:
@@ -228,8 +311,10 @@ def _number_error(column: str, row: Any, value: Any) -> CellError:
 
 
 def to_decimal(canonical: pd.Series) -> pd.Series:
-    """Canonical number text -> Decimal (None stays None)."""
-    return canonical.map(Decimal, na_action="ignore").astype(object).where(canonical.notna(), None)
+    """Canonical number text -> Decimal (None stays None), one conversion per distinct value."""
+    codes, uniques = pd.factorize(canonical)
+    decimals = np.array([Decimal(text) for text in uniques] + [None], dtype=object)
+    return pd.Series(decimals[codes], index=canonical.index, dtype=object)
 
 
 def parse_numbers(
@@ -306,6 +391,13 @@ def date_timestamps(
     values: pd.Series, column: str, rows: pd.Series, date_format: str | None = None
 ) -> tuple[pd.Series, list[CellError]]:
     """Like :func:`parse_dates`, but as a ``datetime64`` Series (NaT for blank or unreadable cells)."""
+    stamps, errors = by_unique(values, rows, lambda cells, ids: _date_cells(cells, column, ids, date_format))
+    return pd.to_datetime(stamps), errors
+
+
+def _date_cells(
+    values: pd.Series, column: str, rows: pd.Series, date_format: str | None
+) -> tuple[pd.Series, list[CellError]]:
     blank = _blank(values)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     errors: list[CellError] = []

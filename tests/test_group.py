@@ -7,10 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from importer.columns import CANONICAL
 from importer.group import group_invoices
 from importer.models import CellError
+from importer.totals import invoice_cost
 
 D = Decimal
 
@@ -106,3 +109,25 @@ def test_unknown_price_or_a_tax_leaves_the_total_to_the_online_stage() -> None:
     assert untaxed.total is None and taxed.total is None
     assert untaxed.errors == [] and taxed.errors == []
     assert untaxed.lines[0].price is None and taxed.lines[0].tax2 == "VAT"
+
+
+amounts = st.decimals(
+    min_value=0, max_value=Decimal("99999999.99"), places=2, allow_nan=False, allow_infinity=False
+)
+percents = st.decimals(min_value=0, max_value=100, places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(st.tuples(amounts, amounts, percents), min_size=1, max_size=4), min_size=1, max_size=4)
+)
+def test_offline_total_equals_the_crm_arithmetic(
+    invoices: list[list[tuple[Decimal, Decimal, Decimal]]],
+) -> None:
+    rows = [
+        {"invoice_number": f"N{n}", "price": p, "quantity": q, "discount": d}
+        for n, lines in enumerate(invoices)
+        for p, q, d in lines
+    ]
+    grouped = group_invoices(frame(*rows), [])
+    assert [invoice.total for invoice in grouped] == [invoice_cost(invoice.lines) for invoice in grouped]
