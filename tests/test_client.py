@@ -460,9 +460,7 @@ def test_rate_limiter_is_fifo() -> None:
 
 
 def test_an_unreadable_ca_bundle_is_reported_before_anything_is_sent(tmp_path: Any) -> None:
-    handler, seen = scripted(ok({}))
-    client = CrmClient(URL, token=TOKEN, verify=str(tmp_path / "missing.pem"), transport=None)
-    assert handler is not None
+    client = CrmClient(URL, token=TOKEN, verify=str(tmp_path / "missing.pem"))
 
     async def go() -> None:
         async with client:
@@ -470,4 +468,4 @@ def test_an_unreadable_ca_bundle_is_reported_before_anything_is_sent(tmp_path: A
 
     with pytest.raises(InputError, match="CA bundle"):
         run(go())
-    assert seen == []
+    assert client.requests_sent == 0

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -467,3 +472,62 @@ def test_classify_looks_up_one_invoice_directly(server: SandboxServer, journal_p
     run_import(server, journal_path, [invoice], post=False)
     assert server.stats.total_requests == 1
     assert invoice.outcome is None
+
+
+# ----------------------------------------------------------------------------- kill -9 at any moment
+
+KILL_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from importer.client import CrmClient
+from importer.journal import Journal
+from importer.post import classify_existing, post_invoices
+from tests.test_post import make_invoice
+
+url, journal_path, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+invoices = [make_invoice(f"K-{n:03}") for n in range(count)]
+
+async def main() -> None:
+    with Journal.open(journal_path, url) as journal:
+        async with CrmClient(url, token="sandbox", rate=None, concurrency=4) as client:
+            await classify_existing(invoices, client, journal)
+            print("posting", flush=True)
+            await post_invoices(invoices, client, journal)
+    print(" ".join(sorted(str(invoice.status) for invoice in invoices)), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def _spawn_import(url: str, journal_path: Path, count: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, url, str(journal_path), str(count)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_at_any_moment_then_rerun_creates_every_invoice_exactly_once(
+    sandbox_factory: FaultServer, journal_path: Path
+) -> None:
+    count = 40
+    server = sandbox_factory(random_seed=3, latency_ms=15, jitter_ms=15, drop_rate=0.2)
+    rng = random.Random(11)
+    for _ in range(4):
+        process = _spawn_import(server.url, journal_path, count)
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "posting", process.stderr.read() if process.stderr else ""
+        time.sleep(rng.uniform(0.0, 0.25))
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    time.sleep(0.1)  # let requests of the killed processes land
+    final = _spawn_import(server.url, journal_path, count)
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    outcomes = out.strip().splitlines()[-1].split()
+    assert set(outcomes) <= {"created", "skipped"} and len(outcomes) == count, out
+    assert crm_numbers(server) == Counter({f"k-{n:03}": 1 for n in range(count)})
+    assert server.stats.invoice_creates == count
