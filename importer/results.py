@@ -48,7 +48,7 @@ MAX_ROWS_LISTED = 10
 COMMENT_AUTHOR = "invoice-import"
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # + lone surrogates
 _ERROR_LITERALS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
 
 _HEADER_FONT = Font(bold=True)
@@ -108,7 +108,7 @@ def check_results_path(path: Path, source: Path) -> None:
 
 
 def clean_text(text: str) -> str:
-    """Text safe for a worksheet: XML-illegal control characters become U+FFFD; at most 32,767 chars.
+    """Text safe for a worksheet: XML-illegal characters become U+FFFD; at most 32,767 chars.
 
     A carriage return becomes a newline, as any XML reader would read it back.
     """

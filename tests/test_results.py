@@ -301,12 +301,12 @@ def test_formula_like_headers_stay_text(tmp_path: Path) -> None:
 
 def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
     june = date(2026, 6, 1)
-    rows = [["INV\x01-1", june, june, "a\x00b", "EUR", "W\x1f", 1, 1, "ok\ttab\nline"]]
+    rows = [["INV\x01-1", june, june, "a\x00b", "EUR", "W\x1f\udcff", 1, 1, "ok\ttab\nline"]]
     error = CellError("bad \x0b value", row=2, column="contact")
     validation = Validation(make_table(rows), [invoice("INV\x01-1", [2], errors=[error])], [error])
     path = write_results(tmp_path / "r.xlsx", validation, run_info())
     values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
-    assert values[0] == "INV\ufffd-1" and values[3] == "a\ufffdb" and values[5] == "W\ufffd"
+    assert values[0] == "INV\ufffd-1" and values[3] == "a\ufffdb" and values[5] == "W\ufffd\ufffd"
     assert values[8] == "ok\ttab\nline"
 
 
