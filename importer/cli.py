@@ -13,9 +13,10 @@ import click
 
 from importer import __version__
 from importer.errors import ImporterError
-from importer.models import CellError, Invoice
+from importer.models import Invoice
 from importer.pipeline import Connection, Plan, Report, RunOptions, Source, run_command, validate_command
 from importer.progress import Progress
+from importer.results import all_errors, describe_error
 
 MAX_ERRORS_SHOWN = 20
 
@@ -40,19 +41,25 @@ def _fail(exc: BaseException, debug: bool) -> NoReturn:
     sys.exit(code)
 
 
-def _print_errors(errors: list[CellError], source: Path) -> None:
+def _print_errors(report: Report) -> None:
+    source = report.validation.table.raw.source
+    headers = report.validation.table.headers
+    errors = sorted(all_errors(report.validation), key=lambda e: (e.row or 0))
     for error in errors[:MAX_ERRORS_SHOWN]:
-        click.echo(f"{source.name}: {error}", err=True)
+        click.echo(f"{source.name}: {describe_error(error, headers)}", err=True)
     if len(errors) > MAX_ERRORS_SHOWN:
         click.echo(f"... and {len(errors) - MAX_ERRORS_SHOWN} more errors: see the results workbook.", err=True)
 
 
 def _print_report(report: Report, as_json: bool) -> None:
-    source = report.validation.table.raw.source
-    _print_errors(report.validation.errors, source)
+    _print_errors(report)
+    if report.plan is not None and report.run.dry_run:
+        click.echo(report.plan.render(), err=True)
     for note in report.notes:
         click.echo(note, err=True)
     counts = report.counts
+    if report.offline:
+        counts = {("valid" if status == "pending" else status): n for status, n in counts.items()}
     shown = ", ".join(f"{counts[k]} {k}" for k in counts if counts[k] and k not in ("invoices", "lines"))
     click.echo(f"{counts['invoices']} invoices, {counts['lines']} lines: {shown or 'nothing to do'}.", err=True)
     if report.crm_error is not None:

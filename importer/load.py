@@ -427,6 +427,9 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+RESULTS_SHEETS = ("Invoices", "Rows", "Summary")
+
+
 def _choose_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet: str | None) -> str:
     names = list(workbook.sheet_names)
     if sheet is not None:
@@ -439,6 +442,8 @@ def _choose_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet:
             f"{path.name}: has no sheet named '{sheet}'; its sheets are: "
             f"{', '.join(repr(name) for name in names) or '(none)'}; pass one of them to --sheet."
         )
+    if set(RESULTS_SHEETS) <= set(names):  # a results workbook fed back: its input rows are on "Rows"
+        return "Rows"
     for meta in workbook.sheets_metadata:
         if (meta.visible == python_calamine.SheetVisibleEnum.Visible
                 and meta.typ == python_calamine.SheetTypeEnum.WorkSheet):

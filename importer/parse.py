@@ -306,7 +306,7 @@ def _native_number(value: Any) -> str | None:
 
 
 def _number_error(column: str, row: Any, value: Any) -> CellError:
-    return _error("number", f"{column} is not a number: write it like {NUMBER_EXAMPLE} or 1.234,50.",
+    return _error("number", f"This is not a number: write it like {NUMBER_EXAMPLE} or 1.234,50.",
                   row, column, value)
 
 
@@ -333,7 +333,7 @@ def parse_numbers(
 def parse_integers(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
     """A CRM ID column: whole numbers (``12``, a workbook 12.0) as int; None for blank or unreadable."""
     canonical, errors = number_text(values, column, rows, decimal=".")
-    message = f"{column} must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
+    message = f"This must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
     errors = [CellError(message, e.row, e.column, e.value, e.code) for e in errors]
     whole = canonical.str.fullmatch(r"-?\d+(?:\.0*)?", na=False)
     for index in canonical[canonical.notna() & ~whole].index.tolist():
@@ -420,7 +420,7 @@ def _date_cells(
         errors.append(_date_error(column, rows.loc[index], value))
     for index, value in _items(text[conflicts]):
         out.loc[index] = pd.NaT
-        message = f"{column} mixes day/month and month/day order: write this date as {DATE_EXAMPLE}."
+        message = f"This column mixes day/month and month/day order: write this date as {DATE_EXAMPLE}."
         errors.append(_error("date", message, rows.loc[index], column, value))
     return out, errors
 
@@ -454,7 +454,7 @@ def _order_conflicts(text: pd.Series, column: str) -> pd.Series:
 
 
 def _date_error(column: str, row: Any, value: Any) -> CellError:
-    message = f"{column} is not a date: write it like {DATE_EXAMPLE} or 30.06.2026, or use a date cell."
+    message = f"This is not a real date: write it like {DATE_EXAMPLE} or 30.06.2026, or use a date cell."
     return _error("date", message, row, column, value)
 
 

@@ -26,7 +26,7 @@ from importer.mapping import load_mapping, map_columns
 from importer.models import Invoice, MappingConfig, Outcome, RunInfo, Status, Validation
 from importer.post import classify_existing, post_invoices
 from importer.resolve import resolve_invoices
-from importer.results import default_results_path, summary_counts, write_results
+from importer.results import check_results_path, default_results_path, summary_counts, write_results
 from importer.validate import validate_table
 
 SANDBOX_TOKEN = "sandbox"
@@ -118,6 +118,7 @@ class Report:
     crm_error: CrmError | None = None
     requests_sent: int = 0
     notes: list[str] = field(default_factory=list)
+    offline: bool = False  # the validate command: valid invoices stay pending, and that is success
 
     @property
     def counts(self) -> dict[str, int]:
@@ -136,6 +137,8 @@ class Report:
         if self.crm_error is not None:
             return self.crm_error.exit_code
         ok = {Status.CREATED, Status.SKIPPED, Status.PLANNED}
+        if self.offline:
+            ok.add(Status.PENDING)
         if self.orphan_rows or any(invoice.status not in ok for invoice in self.validation.invoices):
             return 1
         return 0
@@ -185,7 +188,7 @@ def finish(report: Report, results: Path | None) -> Report:
 def validate_command(source: Source, results: Path | None = None) -> Report:
     """The ``validate`` command: offline checks, and a workbook if asked for."""
     validation = validate_source(source)
-    report = Report(validation=validation, run=new_run_info(validation, None))
+    report = Report(validation=validation, run=new_run_info(validation, None), offline=True)
     return finish(report, results)
 
 
@@ -304,6 +307,7 @@ def run_command(
     """The ``run`` command. Input problems raise InputError (exit 2) before anything is sent."""
     validation = validate_source(options.source)
     results = options.results or default_results_path(options.source.file)
+    check_results_path(results, options.source.file)
     with crm_endpoint(options.connection) as (crm_url, token), _sandbox_journal(options) as journal:
         if options.connection.sandbox and announce:
             announce(f"Rehearsing against a seeded sandbox CRM at {crm_url} (discarded after the run).")

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Mapping, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -252,13 +252,17 @@ class ErrorIndex:
 
     def describe(self, error: CellError, with_row: bool = True) -> str:
         """'row N, Header: message' (parts that are unknown left out)."""
-        where = []
-        if with_row and error.row is not None:
-            where.append(f"row {error.row}")
-        label = self.label(error.column)
-        if label is not None:
-            where.append(label)
-        return f"{', '.join(where)}: {error.message}" if where else error.message
+        return describe_error(error, self.headers, with_row=with_row)
+
+
+def describe_error(error: CellError, headers: Mapping[str, str], *, with_row: bool = True) -> str:
+    """'row N, Header: message', naming the column by its header in the user's file where it has one."""
+    where = []
+    if with_row and error.row is not None:
+        where.append(f"row {error.row}")
+    if error.column is not None:
+        where.append(headers.get(error.column, error.column))
+    return f"{', '.join(where)}: {error.message}" if where else error.message
 
 
 def all_errors(validation: Validation) -> list[CellError]:

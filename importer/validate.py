@@ -51,6 +51,7 @@ def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> 
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
     values, errors = _parse_columns(source, fmt)
+    values["invoice_number"] = _continue_blank_numbers(values["invoice_number"], values[list(_CONTINUED)])
     bad_cells = {(e.row, e.column) for e in errors}
     key = values["invoice_number"]
     written = values.notna()
@@ -76,6 +77,23 @@ def _error_order(error: CellError) -> tuple[int, int]:
     """By row, then by column in the canonical order (whole-row problems first)."""
     row = error.row if error.row is not None else -1
     return row, -1 if error.column is None else _COLUMN_ORDER.get(error.column, len(_COLUMN_ORDER))
+
+
+def _continue_blank_numbers(key: pd.Series, invoice_cells: pd.DataFrame) -> pd.Series:
+    """A row with no invoice number and every other invoice-level cell blank continues the invoice of
+    the row above it (as Odoo and ERPNext read such sheets). A row with no number but some invoice-level
+    cell filled looks like a new invoice whose number was forgotten: it stays without a number (an error),
+    and so do the continuation rows below it."""
+    continuation = key.isna() & invoice_cells.isna().all(axis=1)
+    if not continuation.any():
+        return key
+    breaks = key.isna() & ~continuation
+    carried = key.astype(object).where(~breaks, _NO_INVOICE).ffill()
+    continued = key.astype(object).where(~continuation, carried)
+    return continued.where(continued.ne(_NO_INVOICE), None)
+
+
+_NO_INVOICE = "\x00no invoice"
 
 
 def _reported_cells(written: pd.DataFrame, key: pd.Series, first_row: pd.Series) -> pd.DataFrame:

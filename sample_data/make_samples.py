@@ -73,8 +73,8 @@ MISTAKES: list[list[object]] = [
     # a currency that is not a code, and a continuation row that disagrees with the first row
     ["INV-2026-0107", D(2026, 6, 1), D(2026, 7, 1), "billing@acme.example", "EURO", "en-US", None, None,
      "WID-001", None, 1, 7.70, None, None, None, None],
-    [None, None, None, "accounts@globex.example", None, None, None, None, "GAD-002", None, 1, 19.99, None, None,
-     None, None],
+    ["INV-2026-0107", None, None, "accounts@globex.example", None, None, None, None, "GAD-002", None, 1, 19.99,
+     None, None, None, None],
     # the same number twice, differing only in case: the CRM would treat them as one
     ["INV-2026-0108", D(2026, 6, 1), D(2026, 7, 1), "billing@acme.example", "EUR", "en-US", None, None,
      "WID-001", None, 1, 7.70, None, None, None, None],

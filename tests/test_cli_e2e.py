@@ -99,19 +99,19 @@ def test_someone_elses_invoice_with_the_same_number_is_exists(fresh_sandbox, wor
     assert len(Crm(fresh_sandbox.url).numbers()) == 6
 
 
-MISTAKES = {  # invoice -> (status, canonical columns that must be named in the error)
+MISTAKES = {  # invoice -> (status, the file's headers that the error must name)
     "INV-2026-0101": ("created", []),
-    "INV-2026-0102": ("invalid", ["due_date"]),
-    "INV-2026-0103": ("invalid", ["contact"]),
-    "INV-2026-0104": ("invalid", ["contact"]),
-    "INV-2026-0105": ("invalid", ["item"]),
-    "INV-2026-0106": ("invalid", ["price", "quantity", "discount"]),
-    "INV-2026-0107": ("invalid", ["currency", "contact"]),
-    "INV-2026-0108": ("invalid", ["invoice_number"]),
-    "inv-2026-0108": ("invalid", ["invoice_number"]),
-    "INV-2026-0109": ("invalid", ["issue_date", "item"]),
-    "INV-2026-0110": ("invalid", ["invoice_total"]),
-    "INV-2026-0111": ("invalid", ["language"]),
+    "INV-2026-0102": ("invalid", ["Due Date"]),
+    "INV-2026-0103": ("invalid", ["Customer"]),
+    "INV-2026-0104": ("invalid", ["Customer"]),
+    "INV-2026-0105": ("invalid", ["Item"]),
+    "INV-2026-0106": ("invalid", ["Unit Price", "Qty", "Discount %"]),
+    "INV-2026-0107": ("invalid", ["Currency", "Customer"]),
+    "INV-2026-0108": ("invalid", ["Invoice Number"]),
+    "inv-2026-0108": ("invalid", ["Invoice Number"]),
+    "INV-2026-0109": ("invalid", ["Issue Date", "Item"]),
+    "INV-2026-0110": ("invalid", ["Total"]),
+    "INV-2026-0111": ("invalid", ["Language"]),
     "INV-2026-0112": ("created", []),
 }
 
@@ -235,7 +235,7 @@ def test_plain_http_to_a_remote_host_is_refused_before_sending(workdir: Path) ->
 def test_validate_is_offline_and_names_rows_and_columns(workdir: Path) -> None:
     result = invoke("validate", workdir / "invoices_with_mistakes.xlsx", "--json")
     assert result.exit_code == 1
-    assert "invoices_with_mistakes.xlsx: row 3, column due_date" in result.stderr
+    assert "invoices_with_mistakes.xlsx: row 3, Due Date: " in result.stderr
     assert result.summary["invalid"] >= 6
 
     clean = invoke("validate", workdir / "invoices.xlsx", "--results", workdir / "checked.xlsx")

@@ -145,7 +145,7 @@ def test_unreadable_default_is_a_mapping_error() -> None:
 
 def test_required_cells() -> None:
     row = {"invoice_number": "INV-1", "contact": "acme", "item": "W"}
-    result = validate_table(table(row, {"invoice_number": None, "item": "W", "quantity": "1"}))
+    result = validate_table(table(row, {"invoice_number": None, "contact": "acme", "item": "W", "quantity": "1"}))
     assert located(result) == [
         (2, "issue_date", "required"),
         (2, "due_date", "required"),
@@ -155,6 +155,23 @@ def test_required_cells() -> None:
     ]
     assert "no invoice number" in result.errors[-1].message
     assert [i.rows for i in result.invoices] == [[2]] and not result.invoices[0].is_valid
+
+
+def test_a_row_with_no_number_and_no_invoice_cells_continues_the_invoice_above() -> None:
+    line = {"item": "W2", "quantity": "2"}
+    result = validate_table(table(GOOD, line, line, {**GOOD, "invoice_number": "INV-2"}, line))
+    assert result.errors == []
+    assert [i.rows for i in result.invoices] == [[2, 3, 4], [5, 6]]
+    assert [line.item for line in result.invoices[0].lines] == [GOOD["item"], "W2", "W2"]
+
+
+def test_continuation_stops_at_a_row_that_looks_like_a_new_invoice_without_a_number() -> None:
+    line = {"item": "W2", "quantity": "2"}
+    orphan = {**GOOD, "invoice_number": None}
+    result = validate_table(table(line, GOOD, orphan, line))
+    assert [(e.row, e.column) for e in result.errors if e.code == "required"] == [
+        (2, "invoice_number"), (4, "invoice_number"), (5, "invoice_number")]
+    assert [i.rows for i in result.invoices] == [[3]] and result.invoices[0].is_valid
 
 
 def test_invoice_level_cells_must_agree() -> None:
