@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from importer.crm_constants import CURRENCY_CODES, LANGUAGE_BY_KEY
+from importer.crm_constants import CURRENCIES, CURRENCY_CODES, LANGUAGE_BY_KEY
 from importer.sandbox.dates import now_stored, stored_date
 from importer.sandbox.store import Row, Store, number_key
 from importer.sandbox.values import BadArgument, CostLine, invoice_cost, round2, to_decimal, to_int, to_text
@@ -16,6 +16,7 @@ from importer.sandbox.wrappers import (
     ADMIN,
     INVOICE_STATUSES,
     contact_base,
+    currency_wrapper,
     line_wrapper,
     number,
 )
@@ -266,9 +267,6 @@ def _cost(store: Store, invoice_id: int) -> Decimal:
 
 
 def _currency(code: str) -> dict[str, Any] | None:
-    from importer.crm_constants import CURRENCIES
-    from importer.sandbox.wrappers import currency_wrapper
-
     found = next((c for c in CURRENCIES if c.abbreviation == code), None)
     return currency_wrapper(found) if found else None
 
