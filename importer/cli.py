@@ -44,11 +44,13 @@ def _fail(exc: BaseException, debug: bool) -> NoReturn:
 def _print_errors(report: Report) -> None:
     source = report.validation.table.raw.source
     headers = report.validation.table.headers
-    errors = sorted(all_errors(report.validation), key=lambda e: (e.row or 0))
+    errors = sorted(all_errors(report.validation), key=lambda e: e.row or 0)
     for error in errors[:MAX_ERRORS_SHOWN]:
         click.echo(f"{source.name}: {describe_error(error, headers)}", err=True)
     if len(errors) > MAX_ERRORS_SHOWN:
-        click.echo(f"... and {len(errors) - MAX_ERRORS_SHOWN} more errors: see the results workbook.", err=True)
+        click.echo(
+            f"... and {len(errors) - MAX_ERRORS_SHOWN} more errors: see the results workbook.", err=True
+        )
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -61,11 +63,15 @@ def _print_report(report: Report, as_json: bool) -> None:
     if report.offline:
         counts = {("valid" if status == "pending" else status): n for status, n in counts.items()}
     shown = ", ".join(f"{counts[k]} {k}" for k in counts if counts[k] and k not in ("invoices", "lines"))
-    click.echo(f"{counts['invoices']} invoices, {counts['lines']} lines: {shown or 'nothing to do'}.", err=True)
+    click.echo(
+        f"{counts['invoices']} invoices, {counts['lines']} lines: {shown or 'nothing to do'}.", err=True
+    )
     if report.crm_error is not None:
         click.echo(f"error: {report.crm_error}", err=True)
     if report.interrupted:
-        click.echo("Interrupted: what was not posted is 'pending'; run the same command again to finish.", err=True)
+        click.echo(
+            "Interrupted: what was not posted is 'pending'; run the same command again to finish.", err=True
+        )
     if report.results_path is not None:
         click.echo(f"Results workbook: {report.results_path}", err=True)
     if as_json:
@@ -78,7 +84,9 @@ def _confirm_plan(yes: bool) -> Callable[[Plan], bool]:
         if yes:
             return True
         if not sys.stdin.isatty():
-            click.echo("Not posted: this is not an interactive terminal; add --yes to post the plan.", err=True)
+            click.echo(
+                "Not posted: this is not an interactive terminal; add --yes to post the plan.", err=True
+            )
             return False
         return click.confirm("Create these invoices?", default=False, err=True)
 
@@ -107,35 +115,84 @@ def main() -> None:
 
 
 def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--mapping", type=click.Path(path_type=Path), help="TOML file: column names, defaults, formats.")(func)
+    func = click.option(
+        "--mapping", type=click.Path(path_type=Path), help="TOML file: column names, defaults, formats."
+    )(func)
     func = click.option("--sheet", help="Sheet of a workbook to read (default: the first visible one).")(func)
     return click.argument("file", type=click.Path(path_type=Path))(func)
 
 
 @main.command()
 @source_options
-@click.option("--url", envvar="ONLYOFFICE_URL", show_envvar=True, help="The portal, e.g. https://portal.example.com")
+@click.option(
+    "--url", envvar="ONLYOFFICE_URL", show_envvar=True, help="The portal, e.g. https://portal.example.com"
+)
 @click.option("--token", envvar="ONLYOFFICE_TOKEN", show_envvar=True, help="API token sent as Authorization.")
-@click.option("--user", envvar="ONLYOFFICE_USER", show_envvar=True, help="Log in with this user instead of a token.")
+@click.option(
+    "--user", envvar="ONLYOFFICE_USER", show_envvar=True, help="Log in with this user instead of a token."
+)
 @click.option("--password", envvar="ONLYOFFICE_PASSWORD", show_envvar=True, help="Password for --user.")
-@click.option("--sandbox", is_flag=True, help="Import into a seeded sandbox CRM started in-process (a rehearsal).")
-@click.option("--results", type=click.Path(path_type=Path), help="Results workbook (default: <input>.results.xlsx).")
+@click.option(
+    "--sandbox", is_flag=True, help="Import into a seeded sandbox CRM started in-process (a rehearsal)."
+)
+@click.option(
+    "--results", type=click.Path(path_type=Path), help="Results workbook (default: <input>.results.xlsx)."
+)
 @click.option("--journal", type=click.Path(path_type=Path), help="Import journal (default: one per CRM URL).")
 @click.option("--dry-run", is_flag=True, help="Check everything against the CRM and plan, but post nothing.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight.")
-@click.option("--rate", default="500/10", show_default=True, callback=_parse_rate, help="At most N requests per S seconds.")
-@click.option("--retries", type=click.IntRange(0, 20), default=6, show_default=True, help="Attempts for a transient failure.")
-@click.option("--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True, help="Seconds per request.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight."
+)
+@click.option(
+    "--rate",
+    default="500/10",
+    show_default=True,
+    callback=_parse_rate,
+    help="At most N requests per S seconds.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=6,
+    show_default=True,
+    help="Attempts for a transient failure.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(1, 600), default=30.0, show_default=True, help="Seconds per request."
+)
 @click.option("--yes", is_flag=True, help="Post without asking for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout.")
 @click.option("--allow-http", is_flag=True, help="Permit plain http:// to a host other than loopback.")
-@click.option("--ca-bundle", type=click.Path(path_type=Path, exists=True), envvar="ONLYOFFICE_CA_BUNDLE",
-              show_envvar=True, help="CA certificates for a portal with a private CA.")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path, exists=True),
+    envvar="ONLYOFFICE_CA_BUNDLE",
+    show_envvar=True,
+    help="CA certificates for a portal with a private CA.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and request logs (secrets redacted).")
-def run(file: Path, sheet: str | None, mapping: Path | None, url: str | None, token: str | None, user: str | None,
-        password: str | None, sandbox: bool, results: Path | None, journal: Path | None, dry_run: bool,
-        concurrency: int, rate: tuple[int, float], retries: int, timeout: float, yes: bool, as_json: bool,
-        allow_http: bool, ca_bundle: Path | None, debug: bool) -> None:
+def run(
+    file: Path,
+    sheet: str | None,
+    mapping: Path | None,
+    url: str | None,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    sandbox: bool,
+    results: Path | None,
+    journal: Path | None,
+    dry_run: bool,
+    concurrency: int,
+    rate: tuple[int, float],
+    retries: int,
+    timeout: float,
+    yes: bool,
+    as_json: bool,
+    allow_http: bool,
+    ca_bundle: Path | None,
+    debug: bool,
+) -> None:
     """Validate FILE, resolve it against the CRM, create its invoices, and write the results workbook.
 
     \b
@@ -148,16 +205,31 @@ def run(file: Path, sheet: str | None, mapping: Path | None, url: str | None, to
     """
     options = RunOptions(
         source=Source(file, sheet, mapping),
-        connection=Connection(url=url, token=token, user=user, password=password, sandbox=sandbox,
-                              allow_http=allow_http, ca_bundle=ca_bundle, concurrency=concurrency, rate=rate,
-                              retries=retries, timeout=timeout),
+        connection=Connection(
+            url=url,
+            token=token,
+            user=user,
+            password=password,
+            sandbox=sandbox,
+            allow_http=allow_http,
+            ca_bundle=ca_bundle,
+            concurrency=concurrency,
+            rate=rate,
+            retries=retries,
+            timeout=timeout,
+        ),
         results=results,
         journal=journal,
         dry_run=dry_run,
     )
     try:
-        report = run_command(options, confirm=_confirm_plan(yes), progress=_progress_factory,
-                             log=_debug_log(debug), announce=lambda text: click.echo(text, err=True))
+        report = run_command(
+            options,
+            confirm=_confirm_plan(yes),
+            progress=_progress_factory,
+            log=_debug_log(debug),
+            announce=lambda text: click.echo(text, err=True),
+        )
     except KeyboardInterrupt:
         click.echo("Interrupted before anything was posted.", err=True)
         sys.exit(130)
@@ -172,8 +244,9 @@ def run(file: Path, sheet: str | None, mapping: Path | None, url: str | None, to
 @click.option("--results", type=click.Path(path_type=Path), help="Also write a results workbook here.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def validate(file: Path, sheet: str | None, mapping: Path | None, results: Path | None, as_json: bool,
-             debug: bool) -> None:
+def validate(
+    file: Path, sheet: str | None, mapping: Path | None, results: Path | None, as_json: bool, debug: bool
+) -> None:
     """Check FILE offline (no network): columns, formats, values, consistency of each invoice.
 
     \b
@@ -212,23 +285,46 @@ def template(out: Path) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 picks a free port."
+)
 @click.option("--db", type=click.Path(path_type=Path), help="SQLite file (default: a temporary one).")
 @click.option("--token", default="sandbox", show_default=True, help="The API token it accepts.")
 @click.option("--user", default="admin@example.com", show_default=True, help="The login it accepts.")
 @click.option("--password", default="sandbox", show_default=True, help="The password of that login.")
-@click.option("--seed/--no-seed", default=True, show_default=True, help="Load the demo contacts, items and taxes.")
+@click.option(
+    "--seed/--no-seed", default=True, show_default=True, help="Load the demo contacts, items and taxes."
+)
 @click.option("--latency-ms", type=click.IntRange(0), default=0, help="Delay every answer by this much.")
 @click.option("--jitter-ms", type=click.IntRange(0), default=0, help="Add up to this much random delay.")
-@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Answer this fraction 503 first.")
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0,
-              help="For this fraction of invoice creates: save, then drop the connection.")
+@click.option(
+    "--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Answer this fraction 503 first."
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="For this fraction of invoice creates: save, then drop the connection.",
+)
 @click.option("--rate-limit", help="More than N requests in S seconds -> 503 with Retry-After, e.g. 500/10.")
 @click.option("--racy-numbers", is_flag=True, help="Keep the real server's non-atomic invoice number check.")
 @click.option("--random-seed", type=int, help="Seed for reproducible fault injection.")
-def sandbox(host: str, port: int, db: Path | None, token: str, user: str, password: str, seed: bool,
-            latency_ms: int, jitter_ms: int, error_rate: float, drop_rate: float, rate_limit: str | None,
-            racy_numbers: bool, random_seed: int | None) -> None:
+def sandbox(
+    host: str,
+    port: int,
+    db: Path | None,
+    token: str,
+    user: str,
+    password: str,
+    seed: bool,
+    latency_ms: int,
+    jitter_ms: int,
+    error_rate: float,
+    drop_rate: float,
+    rate_limit: str | None,
+    racy_numbers: bool,
+    random_seed: int | None,
+) -> None:
     """Serve a local ONLYOFFICE-compatible CRM for rehearsals and tests.
 
     \b
@@ -242,10 +338,22 @@ def sandbox(host: str, port: int, db: Path | None, token: str, user: str, passwo
         limit = parse_rate(rate_limit) if rate_limit else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate-limit") from exc
-    config = SandboxConfig(host=host, port=port, db=db, token=token, user=user, password=password, seed=seed,
-                           latency_ms=latency_ms, jitter_ms=jitter_ms, error_rate=error_rate,
-                           drop_rate=drop_rate, rate_limit=limit, racy_numbers=racy_numbers,
-                           random_seed=random_seed)
+    config = SandboxConfig(
+        host=host,
+        port=port,
+        db=db,
+        token=token,
+        user=user,
+        password=password,
+        seed=seed,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+        rate_limit=limit,
+        racy_numbers=racy_numbers,
+        random_seed=random_seed,
+    )
     run_sandbox(config)
 
 

@@ -97,7 +97,9 @@ class Plan:
             f"Plan for {self.crm_url}:",
             f"  create   {len(self.to_create)} invoices with {self.lines} lines",
         ]
-        lines += [f"           {amount:,.2f} {currency}" for currency, amount in self.totals_by_currency.items()]
+        lines += [
+            f"           {amount:,.2f} {currency}" for currency, amount in self.totals_by_currency.items()
+        ]
         lines += [
             f"  skip     {self.skipped} already created by an earlier run of this import",
             f"  exists   {self.exists} numbers already used in the CRM by other invoices (not posted)",
@@ -287,7 +289,9 @@ def crm_endpoint(conn: Connection) -> Iterator[tuple[str, str | None]]:
     """The CRM URL and token to use: the given ones, or a seeded sandbox started in-process."""
     if not conn.sandbox:
         if not conn.url:
-            raise InputError("No CRM given: pass --url (or set ONLYOFFICE_URL), or --sandbox to rehearse locally.")
+            raise InputError(
+                "No CRM given: pass --url (or set ONLYOFFICE_URL), or --sandbox to rehearse locally."
+            )
         yield conn.url, conn.token
         return
     from importer.sandbox import SandboxConfig, SandboxServer
@@ -316,7 +320,14 @@ def run_command(
         try:
             asyncio.run(
                 import_online(
-                    run_options, validation, report, crm_url, token, confirm=confirm, progress=progress, log=log
+                    run_options,
+                    validation,
+                    report,
+                    crm_url,
+                    token,
+                    confirm=confirm,
+                    progress=progress,
+                    log=log,
                 )
             )
         except CrmError as exc:

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from bisect import bisect_left
-from collections.abc import Mapping, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -36,7 +36,15 @@ from importer.errors import InputError
 from importer.models import CellError, Invoice, RunInfo, Status, Validation
 
 INVOICE_COLUMNS: tuple[str, ...] = (
-    "invoice_number", "status", "crm_id", "lines", "total", "crm_total", "currency", "source_rows", "error",
+    "invoice_number",
+    "status",
+    "crm_id",
+    "lines",
+    "total",
+    "crm_total",
+    "currency",
+    "source_rows",
+    "error",
 )
 TOTALLED_STATUSES: tuple[Status, ...] = (Status.CREATED, Status.SKIPPED, Status.PLANNED)
 

@@ -36,8 +36,12 @@ from importer.parse import (
 from schemas import invoices as invoice_schema
 from schemas.rows import ROW_SCHEMA, message
 
-BUILT_IN_DEFAULTS: dict[str, str] = {"exchange_rate": "1", "language": "en-US", "template_type": "0",
-                                     "discount": "0"}
+BUILT_IN_DEFAULTS: dict[str, str] = {
+    "exchange_rate": "1",
+    "language": "en-US",
+    "template_type": "0",
+    "discount": "0",
+}
 _CONTINUED = tuple(c for c in INVOICE_LEVEL if c != "invoice_number")
 _TEMPLATE_CODES: dict[str, str] = {key: str(code) for key, code in TEMPLATE_TYPES.items()}
 
@@ -177,10 +181,15 @@ def _consistency_errors(
         reference_position = int(np.flatnonzero(rows.to_numpy() == reference_row)[0])
         reference = shown(_at(source[column], reference_position))
         label = column.replace("_", " ")
-        text = (f"Row {reference_row} of invoice {_at(key, position)} has {label} {reference!r}: repeat that "
-                f"value here or leave the cell blank.")
-        errors.append(CellError(text, int(_at(rows, position)), column, shown(_at(source[column], position)),
-                                "inconsistent"))
+        text = (
+            f"Row {reference_row} of invoice {_at(key, position)} has {label} {reference!r}: repeat that "
+            f"value here or leave the cell blank."
+        )
+        errors.append(
+            CellError(
+                text, int(_at(rows, position)), column, shown(_at(source[column], position)), "inconsistent"
+            )
+        )
     return errors
 
 
@@ -204,8 +213,9 @@ def _fill_continuation(values: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
 
 def _apply_defaults(filled: pd.DataFrame, defaults: dict[str, str], fmt: FormatOptions) -> pd.DataFrame:
     """Blank cells take the mapping file's [defaults], then the built-in ones."""
-    usable = {column: text for column, text in defaults.items()
-              if column in BY_NAME and column != "invoice_number"}
+    usable = {
+        column: text for column, text in defaults.items() if column in BY_NAME and column != "invoice_number"
+    }
     merged = {**BUILT_IN_DEFAULTS, **usable}
     for column, text in merged.items():
         if str(text).strip() == "":
@@ -227,8 +237,10 @@ def _default_value(column: str, text: str, fmt: FormatOptions) -> Any:
     elif kind is Kind.INTEGER:
         value = int(text) if text.isdigit() else None
     if value is None:
-        raise MappingFileError(f"The mapping file's default {column} = {text!r} cannot be read as a "
-                               f"{kind.value}: correct it under [defaults].")
+        raise MappingFileError(
+            f"The mapping file's default {column} = {text!r} cannot be read as a "
+            f"{kind.value}: correct it under [defaults]."
+        )
     return value
 
 
@@ -272,8 +284,11 @@ def _failure_cases(schema: Any, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _row_schema_errors(
-    check_frame: pd.DataFrame, rows: pd.Series, report: pd.DataFrame,
-    bad_cells: set[tuple[int | None, str | None]], shown_value: _Shown,
+    check_frame: pd.DataFrame,
+    rows: pd.Series,
+    report: pd.DataFrame,
+    bad_cells: set[tuple[int | None, str | None]],
+    shown_value: _Shown,
 ) -> list[CellError]:
     errors = []
     for column, check, index in _cases(_failure_cases(ROW_SCHEMA, check_frame)):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from tests.e2e_helpers import SAMPLES, TOKEN, Crm, invoices_sheet, invoke, sheet_rows
+from tests.e2e_helpers import SAMPLES, TOKEN, Crm, invoices_sheet, invoke
 
 CLEAN_NUMBERS = [f"INV-2026-000{i}" for i in range(1, 7)]
 
@@ -77,7 +77,9 @@ def test_second_run_skips_everything_with_the_same_ids(fresh_sandbox, workdir: P
 def test_csv_gives_the_same_invoices_as_the_workbook(fresh_sandbox, workdir: Path) -> None:
     result = invoke(*run_args(fresh_sandbox.url, workdir / "j.sqlite", workdir / "invoices.csv"))
     assert result.exit_code == 0, result.stderr
-    totals = {n: Decimal(str(r["crm_total"])) for n, r in invoices_sheet(Path(result.summary["results"])).items()}
+    totals = {
+        n: Decimal(str(r["crm_total"])) for n, r in invoices_sheet(Path(result.summary["results"])).items()
+    }
     assert totals == {
         "INV-2026-0001": Decimal("1269.00"),
         "INV-2026-0002": Decimal("214.90"),
@@ -117,14 +119,27 @@ MISTAKES = {  # invoice -> (status, the file's headers that the error must name)
 
 # row -> headers (as in the file) whose cells must be red with a comment
 RED_CELLS = {
-    3: ["Due Date"], 4: ["Customer"], 5: ["Customer"], 6: ["Item"], 7: ["Unit Price"], 8: ["Qty"],
-    9: ["Discount %"], 10: ["Currency"], 11: ["Customer"], 12: ["Invoice Number"], 13: ["Invoice Number"],
-    14: ["Issue Date", "Item"], 15: ["Total"], 16: ["Language"],
+    3: ["Due Date"],
+    4: ["Customer"],
+    5: ["Customer"],
+    6: ["Item"],
+    7: ["Unit Price"],
+    8: ["Qty"],
+    9: ["Discount %"],
+    10: ["Currency"],
+    11: ["Customer"],
+    12: ["Invoice Number"],
+    13: ["Invoice Number"],
+    14: ["Issue Date", "Item"],
+    15: ["Total"],
+    16: ["Language"],
 }
 
 
 def test_mistakes_are_each_explained_on_their_row_and_column(fresh_sandbox, workdir: Path) -> None:
-    result = invoke(*run_args(fresh_sandbox.url, workdir / "j.sqlite", workdir / "invoices_with_mistakes.xlsx"))
+    result = invoke(
+        *run_args(fresh_sandbox.url, workdir / "j.sqlite", workdir / "invoices_with_mistakes.xlsx")
+    )
 
     assert result.exit_code == 1
     results = Path(result.summary["results"])
@@ -181,7 +196,9 @@ def test_fixed_rows_sheet_fed_back_posts_only_what_was_not_created(fresh_sandbox
 
 
 def test_dry_run_plans_and_creates_nothing(fresh_sandbox, workdir: Path) -> None:
-    result = invoke(*run_args(fresh_sandbox.url, workdir / "j.sqlite", workdir / "invoices.xlsx"), "--dry-run")
+    result = invoke(
+        *run_args(fresh_sandbox.url, workdir / "j.sqlite", workdir / "invoices.xlsx"), "--dry-run"
+    )
 
     assert result.exit_code == 0, result.stderr
     assert result.summary["planned"] == 6
@@ -193,8 +210,17 @@ def test_dry_run_plans_and_creates_nothing(fresh_sandbox, workdir: Path) -> None
 
 
 def test_without_yes_a_non_interactive_run_posts_nothing(fresh_sandbox, workdir: Path) -> None:
-    args = ["run", workdir / "invoices.xlsx", "--url", fresh_sandbox.url, "--token", TOKEN,
-            "--journal", workdir / "j.sqlite", "--json"]
+    args = [
+        "run",
+        workdir / "invoices.xlsx",
+        "--url",
+        fresh_sandbox.url,
+        "--token",
+        TOKEN,
+        "--journal",
+        workdir / "j.sqlite",
+        "--json",
+    ]
     result = invoke(*args)
 
     assert result.exit_code == 1
@@ -211,23 +237,53 @@ def test_sandbox_flag_rehearses_in_process(workdir: Path) -> None:
 
 
 def test_rejected_token_exits_3_and_says_so(fresh_sandbox, workdir: Path) -> None:
-    result = invoke("run", workdir / "invoices.xlsx", "--url", fresh_sandbox.url, "--token", "wrong-token",
-                    "--journal", workdir / "j.sqlite", "--yes")
+    result = invoke(
+        "run",
+        workdir / "invoices.xlsx",
+        "--url",
+        fresh_sandbox.url,
+        "--token",
+        "wrong-token",
+        "--journal",
+        workdir / "j.sqlite",
+        "--yes",
+    )
     assert result.exit_code == 3
     assert "token" in result.stderr.lower()
     assert "wrong-token" not in result.stderr + result.stdout
 
 
 def test_login_with_user_and_password(fresh_sandbox, workdir: Path) -> None:
-    result = invoke("run", workdir / "invoices.xlsx", "--url", fresh_sandbox.url, "--user", "admin@example.com",
-                    "--password", "sandbox", "--journal", workdir / "j.sqlite", "--yes", "--json")
+    result = invoke(
+        "run",
+        workdir / "invoices.xlsx",
+        "--url",
+        fresh_sandbox.url,
+        "--user",
+        "admin@example.com",
+        "--password",
+        "sandbox",
+        "--journal",
+        workdir / "j.sqlite",
+        "--yes",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.summary["created"] == 6
 
 
 def test_plain_http_to_a_remote_host_is_refused_before_sending(workdir: Path) -> None:
-    result = invoke("run", workdir / "invoices.xlsx", "--url", "http://crm.example.com", "--token", "t",
-                    "--journal", workdir / "j.sqlite", "--yes")
+    result = invoke(
+        "run",
+        workdir / "invoices.xlsx",
+        "--url",
+        "http://crm.example.com",
+        "--token",
+        "t",
+        "--journal",
+        workdir / "j.sqlite",
+        "--yes",
+    )
     assert result.exit_code in (2, 3)
     assert "--allow-http" in result.stderr
 
@@ -245,8 +301,11 @@ def test_validate_is_offline_and_names_rows_and_columns(workdir: Path) -> None:
 
 def test_missing_required_columns_exit_2_with_the_closest_headers(workdir: Path) -> None:
     broken = workdir / "broken.csv"
-    broken.write_text("Invoice Number,Issue Date,Due,Customer,Currency,Product,Quantity Ordered\n"
-                      "A1,2026-01-01,2026-02-01,billing@acme.example,EUR,WID-001,1\n", encoding="utf-8")
+    broken.write_text(
+        "Invoice Number,Issue Date,Due,Customer,Currency,Product,Quantity Ordered\n"
+        "A1,2026-01-01,2026-02-01,billing@acme.example,EUR,WID-001,1\n",
+        encoding="utf-8",
+    )
     result = invoke("validate", broken)
     assert result.exit_code == 2
     assert "quantity" in result.stderr.lower() and "Quantity Ordered" in result.stderr

@@ -145,7 +145,9 @@ def test_unreadable_default_is_a_mapping_error() -> None:
 
 def test_required_cells() -> None:
     row = {"invoice_number": "INV-1", "contact": "acme", "item": "W"}
-    result = validate_table(table(row, {"invoice_number": None, "contact": "acme", "item": "W", "quantity": "1"}))
+    result = validate_table(
+        table(row, {"invoice_number": None, "contact": "acme", "item": "W", "quantity": "1"})
+    )
     assert located(result) == [
         (2, "issue_date", "required"),
         (2, "due_date", "required"),
@@ -170,7 +172,10 @@ def test_continuation_stops_at_a_row_that_looks_like_a_new_invoice_without_a_num
     orphan = {**GOOD, "invoice_number": None}
     result = validate_table(table(line, GOOD, orphan, line))
     assert [(e.row, e.column) for e in result.errors if e.code == "required"] == [
-        (2, "invoice_number"), (4, "invoice_number"), (5, "invoice_number")]
+        (2, "invoice_number"),
+        (4, "invoice_number"),
+        (5, "invoice_number"),
+    ]
     assert [i.rows for i in result.invoices] == [[3]] and result.invoices[0].is_valid
 
 
