@@ -264,8 +264,9 @@ async def import_online(
         try:
             async with client:
                 await client.check_access()
+                if validation.invoices:
+                    await resolve_invoices(validation.invoices, client)
                 if valid:
-                    await resolve_invoices(valid, client)
                     await classify_existing(validation.invoices, client, journal)
                 plan = make_plan(crm_url, validation.invoices)
                 report.plan = plan

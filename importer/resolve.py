@@ -27,6 +27,7 @@ some invoice needs them.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import math
 import re
 from collections import Counter
@@ -245,9 +246,24 @@ def _first_rule_that_matches(records: Sequence[R], rules: Sequence[Rule[R]]) -> 
     return []
 
 
-def _near(value: str, names: Iterable[str]) -> str | None:
+def _near(value: str, names: Iterable[str], *, fuzzy: bool = False) -> str | None:
+    """A name the user probably meant: the same but for case, else (``fuzzy``, for display names and
+    titles, not for codes such as SKUs or tax names) the closest spelling: "Acme Limited" for "Acme Ltd"."""
     key = value.casefold()
-    return next((name for name in names if name and name != value and name.casefold() == key), None)
+    candidates = {name.casefold(): name for name in names if name and name != value}
+    if key in candidates:
+        return candidates[key]
+    if not fuzzy:
+        return None
+    close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.75)
+    return candidates[close[0]] if close else None
+
+
+def search_word(value: str) -> str:
+    """The word to search the CRM with for a name: its longest word. The CRM's filter matches the start
+    of a word, so the exact name is always among the results, and near misses too ("did you mean")."""
+    words = value.split()
+    return max(words, key=len) if words else value
 
 
 def match_contact(value: str, contacts: Iterable[ContactRecord]) -> Match:
@@ -265,7 +281,7 @@ def match_contact(value: str, contacts: Iterable[ContactRecord]) -> Match:
             rules.insert(0, lambda c: c.id == number)
     found = _first_rule_that_matches(records, rules)
     candidates = tuple(Candidate(c.id, c.name) for c in sorted(found, key=lambda c: c.id))
-    suggestion = None if found or "@" in value else _near(value, (c.name for c in records))
+    suggestion = None if found or "@" in value else _near(value, (c.name for c in records), fuzzy=True)
     return Match(value, candidates, suggestion)
 
 
@@ -289,7 +305,7 @@ def match_item(value: str, items: Iterable[ItemRecord]) -> Match:
     )
     suggestion = None
     if not found:
-        suggestion = _near(value, (i.sku for i in records)) or _near(value, (i.title for i in records))
+        suggestion = _near(value, (i.sku for i in records)) or _near(value, (i.title for i in records), fuzzy=True)
     return Match(value, candidates, suggestion)
 
 
@@ -438,7 +454,7 @@ async def _contacts_for(fetch: _Fetcher, value: str) -> tuple[list[ContactRecord
             return [], f"The CRM contact {number} is private: ask its owner to share it with you"
         if one is not None:
             return [contact_record(c) for c in _as_list(one)], None
-    found = await fetch.all_pages("contacts", "contact/filter", {"filterValue": value})
+    found = await fetch.all_pages("contacts", "contact/filter", {"filterValue": search_word(value)})
     return [contact_record(c) for c in _as_list(found)], None
 
 
@@ -582,13 +598,19 @@ async def resolve_invoices(invoices: list[Invoice], client: CrmReader) -> Refere
     Sets ``contact_id``/``consignee_id`` (None when blank), each line's ``item_id``, tax IDs and rates,
     blank prices from the catalogue, blank terms from the CRM's default, ``currency`` upper-cased,
     ``language`` in its canonical spelling and ``total``; appends a CellError for every problem.
-    Invoices that already carry errors are left alone. Raises CrmRequestError only for failures other
-    than "not found" (the caller decides what an unreachable CRM means).
+    Invoices that already carry errors get their references checked too (so that every problem of the
+    file is reported at once), but nothing else. Raises CrmRequestError only for failures other than
+    "not found" (the caller decides what an unreachable CRM means).
     """
     refs = ReferenceData()
     fetch = _Fetcher(client, refs)
     valid = [invoice for invoice in invoices if invoice.is_valid]
+    invalid = [invoice for invoice in invoices if not invoice.is_valid]
     wanted = _wanted(valid)
+    also = _wanted(invalid)
+    wanted.contacts |= also.contacts
+    wanted.items |= also.items
+    wanted.taxes |= also.taxes
     first: list[Awaitable[None]] = []
     if wanted.contacts:
         first.append(_resolve_contacts(fetch, refs, wanted.contacts))
@@ -603,6 +625,8 @@ async def resolve_invoices(invoices: list[Invoice], client: CrmReader) -> Refere
     first.extend(_load_deal_members(fetch, refs, deal) for deal in sorted(wanted.deals))
     await asyncio.gather(*first)
 
+    for invoice in invalid:
+        _resolve_ids(invoice, refs)
     for invoice in valid:
         _resolve_ids(invoice, refs)
     needing_info = sorted(_contacts_needing_info(valid, refs))

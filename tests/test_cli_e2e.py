@@ -111,7 +111,7 @@ MISTAKES = {  # invoice -> (status, the file's headers that the error must name)
     "INV-2026-0107": ("invalid", ["Currency", "Customer"]),
     "INV-2026-0108": ("invalid", ["Invoice Number"]),
     "inv-2026-0108": ("invalid", ["Invoice Number"]),
-    "INV-2026-0109": ("invalid", ["Issue Date", "Item"]),
+    "INV-2026-0109": ("invalid", ["Issue Date", "Item", "VAT"]),
     "INV-2026-0110": ("invalid", ["Total"]),
     "INV-2026-0111": ("invalid", ["Language"]),
     "INV-2026-0112": ("created", []),
@@ -130,7 +130,7 @@ RED_CELLS = {
     11: ["Customer"],
     12: ["Invoice Number"],
     13: ["Invoice Number"],
-    14: ["Issue Date", "Item"],
+    14: ["Issue Date", "Item", "VAT"],
     15: ["Total"],
     16: ["Language"],
 }
@@ -158,6 +158,7 @@ def test_mistakes_are_each_explained_on_their_row_and_column(fresh_sandbox, work
             cell = rows.cell(row=row, column=header.index(name) + 1)
             assert cell.fill.fgColor.rgb not in (None, "00000000"), (row, name)
             assert cell.comment is not None and cell.comment.text, (row, name)
+    assert "did you mean 'Acme Ltd'" in sheet["INV-2026-0103"]["error"]
     ambiguous = sheet["INV-2026-0104"]["error"]
     assert "6" in ambiguous and "7" in ambiguous  # the candidates' IDs
 

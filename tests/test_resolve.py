@@ -259,12 +259,14 @@ def test_large_crm_many_values_is_listed_in_concurrent_pages() -> None:
     assert [i.contact_id for i in invoices] == [100 + n for n in range(40)]
 
 
-def test_invoices_with_errors_are_left_alone_and_cost_nothing() -> None:
+def test_invoices_with_errors_get_their_references_checked_and_nothing_else() -> None:
     crm = MemoryCrm()
     invoice = _invoice("A-1", "nobody@nowhere.example", "WID-001")
     invoice.errors.append(CellError("bad date", row=2, column="issue_date", code="date"))
-    refs = _resolve([invoice], crm)
-    assert crm.sent == [] and refs.requests_sent == 0 and invoice.contact_id is None
+    _resolve([invoice], crm)
+    assert [e.column for e in invoice.errors] == ["issue_date", "contact"]
+    assert "invoice/settings" not in crm.sent and "settings/currency" not in crm.sent
+    assert invoice.total is None
 
 
 def test_each_distinct_value_is_looked_up_once() -> None:
