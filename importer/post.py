@@ -230,7 +230,8 @@ async def post_invoices(
     """Create every valid invoice without an outcome, ``client.concurrency`` at a time; set each outcome.
 
     When ``stop`` is set, nothing new starts; invoices in flight finish (or are reconciled) and the rest
-    are left ``pending``. If the CRM becomes unusable (token rejected, unreachable), the same happens.
+    are left ``pending``. If the CRM becomes unusable (token rejected, unreachable), the same happens, and
+    then that CrmError is raised, with every outcome already set, so that the run ends with exit 3.
     """
     todo = deque(invoice for invoice in invoices if invoice.is_valid and invoice.outcome is None)
     run = _PostRun(client, journal, stop or asyncio.Event())
@@ -250,6 +251,8 @@ async def post_invoices(
     for invoice in todo:
         if invoice.outcome is None:
             invoice.outcome = Outcome(Status.PENDING, message=reason)
+    if isinstance(run.fatal, CrmError):
+        raise run.fatal
 
 
 async def _post_guarded(invoice: Invoice, run: _PostRun) -> None:

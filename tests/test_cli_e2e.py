@@ -335,3 +335,4 @@ def test_every_command_has_help_with_an_example() -> None:
         assert result.exit_code == 0
         assert "Example" in result.stdout, command
     assert "ONLYOFFICE_TOKEN" in invoke("run", "--help").stdout
+

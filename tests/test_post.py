@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from importer.client import CrmClient, RetryPolicy
-from importer.errors import JournalLockedError
+from importer.errors import AuthenticationError, JournalLockedError
 from importer.journal import Journal, JournalState
 from importer.models import CellError, Invoice, Line, Outcome, Status
 from importer.post import build_payload, classify_existing, content_hash, post_invoices
@@ -531,3 +531,30 @@ def test_kill_9_at_any_moment_then_rerun_creates_every_invoice_exactly_once(
     assert set(outcomes) <= {"created", "skipped"} and len(outcomes) == count, out
     assert crm_numbers(server) == Counter({f"k-{n:03}": 1 for n in range(count)})
     assert server.stats.invoice_creates == count
+
+
+def test_a_token_rejected_mid_run_leaves_the_rest_pending_and_raises(tmp_path: Path) -> None:
+    """The CRM stops accepting the token while posting: nothing more is sent, the error reaches the caller
+    (exit 3), and every invoice has an outcome for the workbook."""
+    creates: list[int] = []
+
+    def crm(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            creates.append(1)
+            return httpx.Response(401, text="Unauthorized")
+        return httpx.Response(404, json={"status": 1, "statusCode": 404, "error": {"message": "Not found"}})
+
+    invoices = [make_invoice(f"R-{n}") for n in range(5)]
+    client = CrmClient("http://127.0.0.1:9", token=TOKEN, transport=httpx.MockTransport(crm), rate=None,
+                       concurrency=1, sleep=quick_sleep)
+
+    async def go() -> None:
+        with Journal.open(tmp_path / "j.sqlite", client.url) as journal:
+            async with client:
+                await post_invoices(invoices, client, journal)
+
+    with pytest.raises(AuthenticationError, match="token"):
+        asyncio.run(go())
+    assert len(creates) == 1
+    assert statuses(invoices) == Counter({Status.PENDING: 5})
+    assert "run the same import again" in invoices[0].outcome.message  # type: ignore[union-attr]
