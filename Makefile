@@ -8,16 +8,24 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "Installing invoice-import and its dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
+	@touch $(STAMP)
 
 venv: $(STAMP)
 
 demo: $(STAMP)
 	@mkdir -p sample_data/out
+	@echo "== 1. A clean workbook: every invoice is created"
 	$(BIN)/invoice-import run sample_data/invoices.xlsx --sandbox --yes \
 		--results sample_data/out/invoices.results.xlsx
+	@echo
+	@echo "== 2. A workbook with typical mistakes: each explained on its row (exit 1 is expected here)"
+	-$(BIN)/invoice-import run sample_data/invoices_with_mistakes.xlsx --sandbox --yes \
+		--results sample_data/out/invoices_with_mistakes.results.xlsx
+	@echo
+	@echo "Open the results workbooks in sample_data/out/: Invoices, Rows (red cells with comments), Summary."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
