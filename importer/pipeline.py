@@ -19,7 +19,7 @@ from pathlib import Path
 
 from importer import __version__
 from importer.client import CrmClient, RetryPolicy
-from importer.errors import CrmError, InputError
+from importer.errors import CrmError, FormatUndecidedError, InputError
 from importer.journal import Journal, default_journal_path
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
@@ -164,7 +164,17 @@ def validate_source(source: Source) -> Validation:
     config = read_mapping(source.mapping)
     raw = load_table(source.file, sheet=source.sheet, fmt=config.format)
     table = map_columns(raw, config)
-    return validate_table(table, config.format)
+    try:
+        return validate_table(table, config.format)
+    except FormatUndecidedError as exc:
+        raise FormatUndecidedError(f"{source.file.name}: {_with_headers(str(exc), table.headers)}") from exc
+
+
+def _with_headers(message: str, headers: dict[str, str]) -> str:
+    """Name a column by the user's header ("Column 'Menge'") rather than its canonical name."""
+    for canonical, header in headers.items():
+        message = message.replace(f"Column {canonical}:", f"Column '{header}':")
+    return message
 
 
 def new_run_info(validation: Validation, crm_url: str | None, *, dry_run: bool = False) -> RunInfo:
