@@ -9,14 +9,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from crm_fixture import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 CLI = BIN / "invoice-import"
 PYTHON = BIN / "python"
+T = TypeVar("T")
 UNLIMITED_RATE = "1000000/1"  # for benchmarks where the client's own pacing must not be the limit
 
 
@@ -63,6 +67,18 @@ def timed_with_rss(command: list[str]) -> Timed:
         return Timed(seconds, process.returncode, _json_summary(out.read()), err.read(), usage.ru_maxrss)
 
 
+def fresh_import(
+    file: Path, invoices: int, *, latency_ms: int, concurrency: int, rate: str
+) -> tuple[Timed, dict[str, Any]]:
+    """Import ``file`` into a new sandbox (own process), check all were created; the sandbox's stats."""
+    with Sandbox(latency_ms=latency_ms) as crm, tempfile.TemporaryDirectory() as folder:
+        crm.reset_stats()
+        journal = Path(folder) / "journal.sqlite"
+        result = run_import(file, crm.url, journal, concurrency=concurrency, rate=rate)
+        check_run(result, invoices)
+        return result, crm.stats()
+
+
 def run_import(
     file: Path, url: str, journal: Path, *, concurrency: int | None = None, rate: str | None = None
 ) -> Timed:
@@ -93,8 +109,15 @@ def check_run(result: Timed, invoices: int) -> None:
 
 
 def verdict(name: str, passed: bool, detail: str) -> bool:
-    print(f"{'PASS' if passed else 'FAIL'}  {name}: {detail}", flush=True)
+    """Print the PASS/FAIL line, with the load average (other work on the machine skews timings)."""
+    load = os.getloadavg()[0]
+    print(f"{'PASS' if passed else 'FAIL'}  {name}: {detail}  [load average {load:.2f}]", flush=True)
     return passed
+
+
+def fastest(times: int, run: Callable[[], T], seconds: Callable[[T], float]) -> T:
+    """The fastest of ``times`` runs: the one least disturbed by other work on the machine."""
+    return min((run() for _ in range(max(1, times))), key=seconds)
 
 
 def machine() -> str:
