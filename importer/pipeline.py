@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 
 from importer import __version__
 from importer.client import CrmClient, RetryPolicy
@@ -30,6 +32,7 @@ from importer.results import check_results_path, default_results_path, summary_c
 from importer.validate import validate_table
 
 SANDBOX_TOKEN = "sandbox"
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 # Given the number of invoices about to be posted, returns the callable told of each one posted.
 ProgressFactory = Callable[[int], Callable[[Invoice], None]]
@@ -226,19 +229,49 @@ def mark(invoices: list[Invoice], status: Status, message: str = "") -> None:
 
 @contextlib.contextmanager
 def sigint_sets(stop: asyncio.Event) -> Iterator[None]:
-    """While active, Ctrl-C sets ``stop`` (finish in-flight work) instead of raising KeyboardInterrupt."""
+    """While active, Ctrl-C sets ``stop`` (finish in-flight work) instead of raising KeyboardInterrupt.
+
+    On exit the handlers that were there before are put back (asyncio would put the default ones back,
+    under which a Ctrl-C between the end of posting and the results workbook would lose the workbook).
+    """
     loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in INTERRUPTS}
     try:
-        loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        for sig in INTERRUPTS:
+            loop.add_signal_handler(sig, stop.set)
     except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
         yield
         return
     try:
         yield
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        loop.remove_signal_handler(signal.SIGTERM)
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def interrupts_recorded(report: Report) -> Iterator[None]:
+    """While active, Ctrl-C (or SIGTERM) sets ``report.interrupted`` instead of raising KeyboardInterrupt.
+
+    Active from before the journal is opened until the results workbook is written, around the event loop
+    (whose ``sigint_sets`` stops the posting itself): a Ctrl-C just after posting must neither lose the
+    workbook of what was created nor be reported as "interrupted before anything was posted".
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def record(_signum: int, _frame: FrameType | None) -> None:
+        report.interrupted = True
+
+    previous = {sig: signal.signal(sig, record) for sig in INTERRUPTS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def import_online(
@@ -271,6 +304,8 @@ async def import_online(
     )
     valid = [invoice for invoice in validation.invoices if invoice.is_valid]
     with Journal.open(journal_path, crm_url) as journal, sigint_sets(stop):
+        if report.interrupted:  # Ctrl-C while the journal was being opened
+            stop.set()
         try:
             async with client:
                 await client.check_access()
@@ -328,23 +363,24 @@ def run_command(
             announce(f"Rehearsing against a seeded sandbox CRM at {crm_url} (discarded after the run).")
         report = Report(validation=validation, run=new_run_info(validation, crm_url, dry_run=options.dry_run))
         run_options = RunOptions(options.source, options.connection, results, journal, options.dry_run)
-        try:
-            asyncio.run(
-                import_online(
-                    run_options,
-                    validation,
-                    report,
-                    crm_url,
-                    token,
-                    confirm=confirm,
-                    progress=progress,
-                    log=log,
+        with interrupts_recorded(report):
+            try:
+                asyncio.run(
+                    import_online(
+                        run_options,
+                        validation,
+                        report,
+                        crm_url,
+                        token,
+                        confirm=confirm,
+                        progress=progress,
+                        log=log,
+                    )
                 )
-            )
-        except CrmError as exc:
-            report.crm_error = exc
-            mark(validation.invoices, Status.PENDING)
-        return finish(report, results)
+            except CrmError as exc:
+                report.crm_error = exc
+                mark(validation.invoices, Status.PENDING)
+            return finish(report, results)
 
 
 @contextlib.contextmanager
