@@ -72,7 +72,8 @@ def measure_one(rows: int, kind: str, repeat: int) -> Figures:
     script = BARE_CSV if kind == "csv" else BARE_XLSX
     checked = median_run(lambda: validate(file), repeat)
     if checked.summary.get("invoices") != invoices or checked.summary.get("invalid"):
-        raise SystemExit(f"validate of {file} did not find {invoices} valid invoices: {checked.summary}")
+        raise SystemExit(f"validate of {file} did not find {invoices} valid invoices: {checked.summary} "
+                         f"(exit {checked.returncode}) {checked.stderr[-2000:]}")
     bare = median_run(lambda: timed_with_rss([str(PYTHON), "-c", script, str(file)]), repeat)
     figures = Figures(rows, kind, checked, bare)
     figures.show()
