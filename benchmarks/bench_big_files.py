@@ -55,10 +55,12 @@ class Figures:
 
     def show(self) -> None:
         read_only = float(self.bare.summary.get("read_seconds", 0.0))
-        print(f"  {self.kind:4} {self.rows:7d} rows: validate {self.validate.seconds:6.2f} s, "
-              f"{self.validate_mb:6.0f} MB peak | bare read {self.bare.seconds:5.2f} s "
-              f"({read_only:.2f} s reading), {self.bare.max_rss_kib / 1024:4.0f} MB | "
-              f"ratio {self.ratio:.2f}x")
+        print(
+            f"  {self.kind:4} {self.rows:7d} rows: validate {self.validate.seconds:6.2f} s, "
+            f"{self.validate_mb:6.0f} MB peak | bare read {self.bare.seconds:5.2f} s "
+            f"({read_only:.2f} s reading), {self.bare.max_rss_kib / 1024:4.0f} MB | "
+            f"ratio {self.ratio:.2f}x"
+        )
 
 
 def median_run(run: Callable[[], Timed], repeat: int) -> Timed:
@@ -72,8 +74,10 @@ def measure_one(rows: int, kind: str, repeat: int) -> Figures:
     script = BARE_CSV if kind == "csv" else BARE_XLSX
     checked = median_run(lambda: validate(file), repeat)
     if checked.summary.get("invoices") != invoices or checked.summary.get("invalid"):
-        raise SystemExit(f"validate of {file} did not find {invoices} valid invoices: {checked.summary} "
-                         f"(exit {checked.returncode}) {checked.stderr[-2000:]}")
+        raise SystemExit(
+            f"validate of {file} did not find {invoices} valid invoices: {checked.summary} "
+            f"(exit {checked.returncode}) {checked.stderr[-2000:]}"
+        )
     bare = median_run(lambda: timed_with_rss([str(PYTHON), "-c", script, str(file)]), repeat)
     figures = Figures(rows, kind, checked, bare)
     figures.show()
@@ -100,10 +104,16 @@ def main() -> None:
     csv_big, xlsx_big = results["csv"][-1], results["xlsx"][-1]
     peak = max(f.validate_mb for kind in results.values() for f in kind)
     outcomes = [
-        verdict(f"CSV {csv_big.rows} rows vs pandas.read_csv", csv_big.ratio <= CSV_TARGET,
-                f"{csv_big.ratio:.2f}x (target <= {CSV_TARGET:.0f}x)"),
-        verdict(f"XLSX {xlsx_big.rows} rows vs calamine", xlsx_big.ratio <= XLSX_TARGET,
-                f"{xlsx_big.ratio:.2f}x (target <= {XLSX_TARGET:.0f}x)"),
+        verdict(
+            f"CSV {csv_big.rows} rows vs pandas.read_csv",
+            csv_big.ratio <= CSV_TARGET,
+            f"{csv_big.ratio:.2f}x (target <= {CSV_TARGET:.0f}x)",
+        ),
+        verdict(
+            f"XLSX {xlsx_big.rows} rows vs calamine",
+            xlsx_big.ratio <= XLSX_TARGET,
+            f"{xlsx_big.ratio:.2f}x (target <= {XLSX_TARGET:.0f}x)",
+        ),
         verdict("peak memory", peak < MEMORY_LIMIT_MB, f"{peak:.0f} MB (target < {MEMORY_LIMIT_MB:.0f} MB)"),
     ]
     for kind, figures in results.items():

@@ -32,8 +32,9 @@ def measure(invoices: int, lines: int, repeat: int) -> bool:
         offline_results = fastest_validate(data, repeat, Path(folder) / "validate.results.xlsx")
     result, stats = fastest(
         repeat,
-        lambda: fresh_import(data, invoices, latency_ms=LATENCY_MS, concurrency=CONCURRENCY,
-                             rate=UNLIMITED_RATE),
+        lambda: fresh_import(
+            data, invoices, latency_ms=LATENCY_MS, concurrency=CONCURRENCY, rate=UNLIMITED_RATE
+        ),
         lambda run: run[0].seconds,
     )
     requests = int(stats["requests"])
@@ -45,8 +46,10 @@ def measure(invoices: int, lines: int, repeat: int) -> bool:
     print(f"  run:                 {result.seconds:.2f} s (fastest), {requests} requests at the sandbox")
     print(f"  beyond validate:     {beyond:.2f} s")
     print(f"  ideal:               {requests} / {CONCURRENCY} x {LATENCY_MS} ms = {ideal:.2f} s")
-    print(f"  beyond validate --results: {result.seconds - offline_results:.2f} s "
-          f"({(result.seconds - offline_results) / ideal:.2f}x ideal)")
+    print(
+        f"  beyond validate --results: {result.seconds - offline_results:.2f} s "
+        f"({(result.seconds - offline_results) / ideal:.2f}x ideal)"
+    )
     ratio = beyond / ideal
     return verdict("time beyond validate / ideal", ratio <= TARGET, f"{ratio:.2f}x (target <= {TARGET}x)")
 

@@ -30,10 +30,14 @@ def measure(invoices: int, lines: int) -> bool:
         journal = Path(folder) / "journal.sqlite"
         result = run_import(data, crm.url, journal, concurrency=CONCURRENCY, rate=RATE)
         stats = crm.stats()
-    print(f"{invoices} invoices x {lines} lines, sandbox --rate-limit {RATE} --latency-ms {LATENCY_MS}, "
-          f"importer --rate {RATE} --concurrency {CONCURRENCY}")
-    print(f"  run: {result.seconds:.2f} s, {stats['requests']} requests at the sandbox, "
-          f"{stats['unavailable']} answered 503")
+    print(
+        f"{invoices} invoices x {lines} lines, sandbox --rate-limit {RATE} --latency-ms {LATENCY_MS}, "
+        f"importer --rate {RATE} --concurrency {CONCURRENCY}"
+    )
+    print(
+        f"  run: {result.seconds:.2f} s, {stats['requests']} requests at the sandbox, "
+        f"{stats['unavailable']} answered 503"
+    )
     print(f"  summary: {result.summary}")
     check_run(result, invoices)
     ratio = result.seconds / ideal

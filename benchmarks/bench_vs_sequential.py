@@ -32,15 +32,18 @@ def measure(invoices: int, lines: int, concurrency: int, repeat: int) -> bool:
         raise SystemExit(f"the loop did not create all {invoices}: {loop.summary} {loop.stderr}")
     ours, _stats = fastest(
         repeat,
-        lambda: fresh_import(ours_file, invoices, latency_ms=LATENCY_MS, concurrency=concurrency,
-                             rate=UNLIMITED_RATE),
+        lambda: fresh_import(
+            ours_file, invoices, latency_ms=LATENCY_MS, concurrency=concurrency, rate=UNLIMITED_RATE
+        ),
         lambda run: run[0].seconds,
     )
     loop_rate, ours_rate = invoices / loop.seconds, invoices / ours.seconds
     print(f"{invoices} invoices x {lines} lines, {LATENCY_MS} ms latency")
     print(f"  sequential loop: {loop.seconds:.2f} s, {loop_rate:.1f} invoices/s")
-    print(f"  invoice-import --concurrency {concurrency}: {ours.seconds:.2f} s (fastest of {repeat}), "
-          f"{ours_rate:.1f} invoices/s")
+    print(
+        f"  invoice-import --concurrency {concurrency}: {ours.seconds:.2f} s (fastest of {repeat}), "
+        f"{ours_rate:.1f} invoices/s"
+    )
     speedup = ours_rate / loop_rate
     detail = f"{speedup:.1f}x (target >= {TARGET:.0f}x)"
     return verdict("throughput vs sequential loop", speedup >= TARGET, detail)

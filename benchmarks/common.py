@@ -83,8 +83,21 @@ def run_import(
     file: Path, url: str, journal: Path, *, concurrency: int | None = None, rate: str | None = None
 ) -> Timed:
     """``invoice-import run FILE --url URL --token sandbox --yes --json --journal JOURNAL``, timed."""
-    command = [str(CLI), "run", str(file), "--url", url, "--token", "sandbox", "--yes", "--json",
-               "--journal", str(journal), "--results", str(journal.with_suffix(".results.xlsx"))]
+    command = [
+        str(CLI),
+        "run",
+        str(file),
+        "--url",
+        url,
+        "--token",
+        "sandbox",
+        "--yes",
+        "--json",
+        "--journal",
+        str(journal),
+        "--results",
+        str(journal.with_suffix(".results.xlsx")),
+    ]
     if concurrency is not None:
         command += ["--concurrency", str(concurrency)]
     if rate is not None:
@@ -131,5 +144,7 @@ def machine() -> str:
     except OSError:
         pass
     ram_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} CPUs ({model}), {ram_gib:.0f} GiB RAM, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {ram_gib:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )

@@ -39,8 +39,12 @@ HEADER = (
 )
 CONTACTS = ("billing@acme.example", "accounts@globex.example", "Acme Ltd", "1", "2", "3", "4", "8")
 # SKU -> catalogue price (the sandbox's seeded items)
-ITEMS = {"WID-001": Decimal("7.70"), "GAD-002": Decimal("19.99"), "SRV-HOUR": Decimal("120.00"),
-         "SHIP": Decimal("15.00")}
+ITEMS = {
+    "WID-001": Decimal("7.70"),
+    "GAD-002": Decimal("19.99"),
+    "SRV-HOUR": Decimal("120.00"),
+    "SHIP": Decimal("15.00"),
+}
 TAXES = ("VAT 20%", "GST 10%", "")
 FIRST_DAY = date(2026, 1, 1)
 
@@ -67,8 +71,18 @@ class Row:
         price = "" if self.price is None else (str(self.price) if as_text else float(self.price))
         quantity = str(self.quantity) if as_text else float(self.quantity)
         discount = str(self.discount) if as_text else float(self.discount)
-        return [self.number, *dates, self.contact, self.currency, self.item, self.description, quantity,
-                price, discount, self.tax]
+        return [
+            self.number,
+            *dates,
+            self.contact,
+            self.currency,
+            self.item,
+            self.description,
+            quantity,
+            price,
+            discount,
+            self.tax,
+        ]
 
 
 def invoice_number(prefix: str, index: int) -> str:

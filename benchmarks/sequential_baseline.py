@@ -57,9 +57,10 @@ def main() -> None:
     token = sys.argv[3] if len(sys.argv) > 3 else "sandbox"
     started = time.perf_counter()
     created = failed = 0
-    with file.open(newline="", encoding="utf-8") as handle, httpx.Client(
-        base_url=url, headers={"Authorization": token}, timeout=30
-    ) as client:
+    with (
+        file.open(newline="", encoding="utf-8") as handle,
+        httpx.Client(base_url=url, headers={"Authorization": token}, timeout=30) as client,
+    ):
         for _number, rows in groupby(csv.DictReader(handle), key=lambda row: row["invoice_number"]):
             answer = client.post("/api/2.0/crm/invoice", json=payload(list(rows)))
             if answer.status_code == 201:
