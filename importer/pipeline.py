@@ -21,7 +21,7 @@ from types import FrameType
 
 from importer import __version__
 from importer.client import CrmClient, RetryPolicy
-from importer.errors import CrmError, FormatUndecidedError, InputError
+from importer.errors import CrmError, CrmRequestError, FormatUndecidedError, InputError
 from importer.journal import Journal, default_journal_path
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
@@ -308,9 +308,10 @@ async def import_online(
             stop.set()
         try:
             async with client:
-                await client.check_access()
-                if validation.invoices:
-                    await resolve_invoices(validation.invoices, client)
+                if validation.invoices:  # the access check and the look-ups, side by side
+                    await asyncio.gather(client.check_access(), resolve_invoices(validation.invoices, client))
+                else:
+                    await client.check_access()
                 if valid:
                     await classify_existing(validation.invoices, client, journal)
                 plan = make_plan(crm_url, validation.invoices)
