@@ -7,16 +7,17 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from importer import __version__
 from importer.errors import ImporterError
-from importer.models import Invoice
-from importer.pipeline import Connection, Plan, Report, RunOptions, Source, run_command, validate_command
-from importer.progress import Progress
-from importer.results import all_errors, describe_error
+
+if TYPE_CHECKING:  # the pipeline (pandas, pandera, openpyxl) is imported by the commands that use it,
+    # so that --help and the sandbox start at once
+    from importer.models import Invoice
+    from importer.pipeline import Plan, Report
 
 MAX_ERRORS_SHOWN = 20
 
@@ -42,6 +43,8 @@ def _fail(exc: BaseException, debug: bool) -> NoReturn:
 
 
 def _print_errors(report: Report) -> None:
+    from importer.results import all_errors, describe_error
+
     source = report.validation.table.raw.source
     headers = report.validation.table.headers
     errors = sorted(all_errors(report.validation), key=lambda e: e.row or 0)
@@ -98,6 +101,8 @@ def _debug_log(debug: bool) -> Callable[[str], None] | None:
 
 
 def _progress_factory(total: int) -> Callable[[Invoice], None]:
+    from importer.progress import Progress
+
     return Progress(total)
 
 
@@ -203,6 +208,8 @@ def run(
     Exit codes: 0 all created or skipped; 1 some invalid, exists, failed or pending;
     2 bad input or usage; 3 the CRM could not be used; 130 interrupted.
     """
+    from importer.pipeline import Connection, RunOptions, Source, run_command
+
     options = RunOptions(
         source=Source(file, sheet, mapping),
         connection=Connection(
@@ -256,6 +263,8 @@ def validate(
     Exit codes: 0 no problems; 1 some invoices are invalid; 2 the file cannot be used.
     """
     try:
+        from importer.pipeline import Source, validate_command
+
         report = validate_command(Source(file, sheet, mapping), results)
     except KeyboardInterrupt:
         sys.exit(130)

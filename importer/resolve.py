@@ -305,8 +305,8 @@ def match_item(value: str, items: Iterable[ItemRecord]) -> Match:
     )
     suggestion = None
     if not found:
-        by_sku = _near(value, (i.sku for i in records))
-        suggestion = by_sku or _near(value, (i.title for i in records), fuzzy=True)
+        near_sku = _near(value, (i.sku for i in records))
+        suggestion = near_sku or _near(value, (i.title for i in records), fuzzy=True)
     return Match(value, candidates, suggestion)
 
 
