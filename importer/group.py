@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from itertools import starmap
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from importer.models import CellError, Invoice, Line
+from importer.parse import Coded, gc_paused, objects
 
 _LINE_COLUMNS = ("row", "item", "quantity", "price", "discount", "tax1", "tax2", "line_description")
 _INVOICE_COLUMNS = (
-    "invoice_number", "issue_date", "due_date", "contact", "consignee", "currency", "exchange_rate",
-    "language", "template_type", "purchase_order_number", "terms", "description", "deal_id",
-    "billing_address_id", "delivery_address_id", "invoice_total",
+    "invoice_number",
+    "issue_date",
+    "due_date",
+    "contact",
+    "consignee",
+    "currency",
+    "exchange_rate",
+    "language",
+    "template_type",
+    "purchase_order_number",
+    "terms",
+    "description",
+    "deal_id",
+    "billing_address_id",
+    "delivery_address_id",
+    "invoice_total",
 )
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -31,57 +45,80 @@ def group_invoices(frame: pd.DataFrame, errors: list[CellError]) -> list[Invoice
     ``invoice_total`` (a ``total_mismatch`` error when they differ); otherwise it stays None for the
     online stage.
     """
-    numbered = frame[frame["invoice_number"].notna()]
-    if numbered.empty:
+    codes, numbers = pd.factorize(frame["invoice_number"], sort=False)
+    key = Coded(codes, objects([*numbers, None]))
+    columns = {name: Coded.of(frame[name]) for name in (*_LINE_COLUMNS[1:], *_INVOICE_COLUMNS[1:])}
+    with gc_paused():
+        return group_coded(key, frame["row"].to_numpy().astype(int), columns, errors)
+
+
+def group_coded(
+    key: Coded, rows: np.ndarray, columns: Mapping[str, Coded], errors: list[CellError]
+) -> list[Invoice]:
+    """:func:`group_invoices` on coded columns: ``key`` codes equal exactly where invoice numbers are
+    equal (-1: no number); ``columns`` holds every line and invoice column (typed as for
+    group_invoices) but ``invoice_number`` and ``row``; ``rows`` the row numbers."""
+    present = np.flatnonzero(key.codes >= 0)
+    if not len(present):
         return []
-    codes, _ = pd.factorize(numbered["invoice_number"], sort=False)
-    ordered = numbered.iloc[codes.argsort(kind="stable")]
-    sizes = np.bincount(codes)
+    appearance, _ = pd.factorize(key.codes[present], sort=False)
+    order = present[np.argsort(appearance, kind="stable")]
+    sizes = np.bincount(appearance)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    lines = _lines(ordered)
-    heads = ordered.iloc[starts][list(_INVOICE_COLUMNS)].itertuples(index=False, name=None)
-    invoices = [_invoice(values, lines[start:start + size])
-                for values, start, size in zip(heads, starts.tolist(), sizes.tolist(), strict=True)]
+    bounds = list(zip(starts.tolist(), (starts + sizes).tolist(), strict=True))
+    row_list = rows[order].tolist()
+    lines = _lines(order, row_list, columns)
+    heads = order[starts]
+
+    def head(name: str, fill: Callable[[Any], Any] | None = None) -> list[Any]:
+        column = columns[name] if fill is None else columns[name].map(fill)
+        return column.take(heads)
+
+    invoices = list(
+        map(
+            Invoice,
+            key.map(str).take(heads),
+            [row_list[start:end] for start, end in bounds],
+            [lines[start:end] for start, end in bounds],
+            head("issue_date"),
+            head("due_date"),
+            head("contact"),
+            head("consignee"),
+            head("currency"),
+            head("exchange_rate", lambda v: ONE if v is None else v),
+            head("language", lambda v: v or "en-US"),
+            head("template_type", lambda v: 0 if v is None else int(v)),
+            head("purchase_order_number"),
+            head("terms"),
+            head("description"),
+            head("deal_id"),
+            head("billing_address_id"),
+            head("delivery_address_id"),
+            head("invoice_total"),
+        )
+    )
     _attach_errors(invoices, errors)
-    totals = _offline_totals(ordered, starts)
+    totals = _offline_totals(columns, order, starts)
     for invoice, total in zip(invoices, totals, strict=True):
         _set_total(invoice, total)
     return invoices
 
 
-def _lines(ordered: pd.DataFrame) -> list[Line]:
+def _lines(order: np.ndarray, rows: list[int], columns: Mapping[str, Coded]) -> list[Line]:
     """One Line per row; a missing item or quantity (an invalid row) becomes "" / 0 as a placeholder."""
-    item = ordered["item"].where(ordered["item"].notna(), "")
-    quantity = ordered["quantity"].where(ordered["quantity"].notna(), ZERO)
-    discount = ordered["discount"].where(ordered["discount"].notna(), ZERO)
-    columns = (ordered["row"].astype(int), item, quantity, ordered["price"], discount, ordered["tax1"],
-               ordered["tax2"], ordered["line_description"])
-    return list(starmap(Line, zip(*(_plain(c) for c in columns), strict=True)))
-
-
-def _plain(column: pd.Series) -> list[Any]:
-    """Python values with None for missing (never NaN)."""
-    values = column.tolist()
-    if column.dtype == object and column.isna().any():
-        return [None if v is None or v != v else v for v in values]
-    return values
-
-
-def _invoice(values: tuple[Any, ...], lines: list[Line]) -> Invoice:
-    cells: list[Any] = [None if _missing(v) else v for v in values]
-    (number, issue, due, contact, consignee, currency, rate, language, template, po, terms, description,
-     deal, billing, delivery, expected) = cells
-    return Invoice(
-        number=str(number), rows=[line.row for line in lines], lines=lines, issue_date=issue, due_date=due,
-        contact=contact, consignee=consignee, currency=currency, exchange_rate=ONE if rate is None else rate,
-        language=language or "en-US", template_type=0 if template is None else int(template),
-        purchase_order_number=po, terms=terms, description=description, deal_id=deal,
-        billing_address_id=billing, delivery_address_id=delivery, expected_total=expected,
+    return list(
+        map(
+            Line,
+            rows,
+            columns["item"].map(lambda v: "" if v is None else v).take(order),
+            columns["quantity"].map(lambda v: ZERO if v is None else v).take(order),
+            columns["price"].take(order),
+            columns["discount"].map(lambda v: ZERO if v is None else v).take(order),
+            columns["tax1"].take(order),
+            columns["tax2"].take(order),
+            columns["line_description"].take(order),
+        )
     )
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
 
 
 def _attach_errors(invoices: list[Invoice], errors: list[CellError]) -> None:
@@ -95,13 +132,12 @@ def _attach_errors(invoices: list[Invoice], errors: list[CellError]) -> None:
 # --------------------------------------------------------------------------------------------- totals
 
 
-def _cents(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _cents(column: Coded, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whole cents of each Decimal (0 where missing), and whether the value is a whole number of cents."""
-    codes, uniques = pd.factorize(column)
-    scaled = [value * 100 for value in uniques]
-    whole = np.array([value == value.to_integral_value() for value in scaled] + [False], dtype=bool)
-    cents = np.array([int(value) if ok else 0 for value, ok in zip(scaled, whole, strict=False)] + [0],
-                     dtype=object)
+    scaled: list[Any] = [None if value is None else value * 100 for value in column.values.tolist()]
+    whole = np.array([value is not None and value == value.to_integral_value() for value in scaled])
+    cents = objects([int(value) if ok else 0 for value, ok in zip(scaled, whole.tolist(), strict=True)])
+    codes = column.codes[order]
     return cents[codes], whole[codes]
 
 
@@ -112,16 +148,18 @@ def _divide_half_even(numerator: np.ndarray, denominator: int) -> np.ndarray:
     return quotient + up.astype(int)
 
 
-def _offline_totals(ordered: pd.DataFrame, starts: np.ndarray) -> list[Decimal | None]:
+def _offline_totals(
+    columns: Mapping[str, Coded], order: np.ndarray, starts: np.ndarray
+) -> list[Decimal | None]:
     """Per invoice, the CRM's total in whole cents where every price is known and no line is taxed.
 
     The arithmetic of importer.totals, vectorized on integers: base = R(price * quantity),
     net = base - R(base * discount / 100), summed per invoice. None where it is not known offline.
     """
-    price, price_ok = _cents(ordered["price"])
-    quantity, quantity_ok = _cents(ordered["quantity"])
-    discount, discount_ok = _cents(ordered["discount"])
-    untaxed = (ordered["tax1"].isna() & ordered["tax2"].isna()).to_numpy()
+    price, price_ok = _cents(columns["price"], order)
+    quantity, quantity_ok = _cents(columns["quantity"], order)
+    discount, discount_ok = _cents(columns["discount"], order)
+    untaxed = (columns["tax1"].codes[order] < 0) & (columns["tax2"].codes[order] < 0)
     known = price_ok & quantity_ok & discount_ok & untaxed
     small = max(price.max(initial=0), 1) * max(quantity.max(initial=0), 1) < 2**62 // 10_000
     kind = np.int64 if small else object
@@ -129,8 +167,10 @@ def _offline_totals(ordered: pd.DataFrame, starts: np.ndarray) -> list[Decimal |
     net = base - _divide_half_even(base * discount.astype(kind), 10_000)
     sums = np.add.reduceat(np.where(known, net, 0), starts)
     complete = np.logical_and.reduceat(known, starts)
-    return [Decimal(int(total)).scaleb(-2) if ok else None
-            for total, ok in zip(sums.tolist(), complete.tolist(), strict=True)]
+    return [
+        Decimal(int(total)).scaleb(-2) if ok else None
+        for total, ok in zip(sums.tolist(), complete.tolist(), strict=True)
+    ]
 
 
 def _set_total(invoice: Invoice, total: Decimal | None) -> None:
@@ -139,9 +179,14 @@ def _set_total(invoice: Invoice, total: Decimal | None) -> None:
         return
     invoice.total = total
     if invoice.expected_total is not None and invoice.expected_total != invoice.total:
-        invoice.errors.append(CellError(
-            f"The expected total {invoice.expected_total:,.2f} differs from the total the CRM will compute, "
-            f"{invoice.total:,.2f}: check the quantities, prices and discounts, or the expected total.",
-            row=invoice.rows[0], column="invoice_total", value=str(invoice.expected_total),
-            code="total_mismatch",
-        ))
+        invoice.errors.append(
+            CellError(
+                f"The expected total {invoice.expected_total:,.2f} differs from the total the CRM will "
+                f"compute, "
+                f"{invoice.total:,.2f}: check the quantities, prices and discounts, or the expected total.",
+                row=invoice.rows[0],
+                column="invoice_total",
+                value=str(invoice.expected_total),
+                code="total_mismatch",
+            )
+        )

@@ -11,6 +11,7 @@ and the final Invoice/Line objects are handled one by one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -20,18 +21,19 @@ from pandera.errors import SchemaErrors
 from importer.columns import BY_NAME, COLUMNS, INVOICE_LEVEL, Kind
 from importer.crm_constants import LANGUAGE_BY_KEY, TEMPLATE_TYPES
 from importer.errors import MappingFileError
-from importer.group import group_invoices
+from importer.group import group_coded
 from importer.models import CellError, FormatOptions, MappedTable, Validation
 from importer.parse import (
+    Coded,
     date_scalar,
     date_timestamps,
+    gc_paused,
     number_scalar,
     number_text,
+    objects,
     parse_integers,
     parse_text,
     shown,
-    to_dates,
-    to_decimal,
 )
 from schemas import invoices as invoice_schema
 from schemas.rows import ROW_SCHEMA, message
@@ -52,6 +54,11 @@ def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> 
     Raises FormatUndecidedError when a column's decimal mark or date order cannot be decided, and
     MappingFileError when a [defaults] value of the mapping file cannot be read.
     """
+    with gc_paused():
+        return _validate(table, fmt)
+
+
+def _validate(table: MappedTable, fmt: FormatOptions) -> Validation:
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
     values, errors = _parse_columns(source, fmt)
@@ -67,8 +74,11 @@ def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> 
     check_frame = _check_frame(filled)
     errors += _row_schema_errors(check_frame, rows, report, bad_cells, shown_values)
     errors += _invoice_schema_errors(check_frame[first_row & key.notna()], rows, shown_values)
-    frame = _typed_frame(filled, rows)
-    invoices = group_invoices(frame, errors)
+    key_codes, numbers = pd.factorize(filled["invoice_number"], sort=False)
+    typed = {
+        column: _typed(filled[column], column) for column in filled.columns if column != "invoice_number"
+    }
+    invoices = group_coded(Coded(key_codes, objects([*numbers, None])), rows.to_numpy(), typed, errors)
     errors += [e for invoice in invoices for e in invoice.errors if e.code == "total_mismatch"]
     errors.sort(key=_error_order)
     return Validation(table=table, invoices=invoices, errors=errors)
@@ -338,18 +348,21 @@ def _spellings(frame: pd.DataFrame, rows: pd.Series) -> dict[str, list[tuple[str
 # --------------------------------------------------------------------------------------------- typed
 
 
-def _typed_frame(filled: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
-    """The parsed, defaulted frame group_invoices takes: Decimal, date, int, str or None; plus ``row``."""
-    typed = {}
-    for column in filled.columns:
-        kind = BY_NAME[column].kind
-        if kind is Kind.NUMBER:
-            typed[column] = to_decimal(filled[column])
-        elif kind is Kind.DATE:
-            typed[column] = to_dates(filled[column])
-        else:
-            typed[column] = filled[column].astype(object).where(filled[column].notna(), None)
-    typed["template_type"] = typed["template_type"].map({"0": 0, "1": 1}).astype(object)
-    typed["template_type"] = typed["template_type"].where(typed["template_type"].notna(), None)
-    typed["row"] = rows
-    return pd.DataFrame(typed)
+_TEMPLATE_NUMBERS = {"0": 0, "1": 1}
+
+
+def _typed(filled: pd.Series, column: str) -> Coded:
+    """A parsed, defaulted column as group_coded takes it: Decimal, date, int, str or None, each
+    distinct value converted once."""
+    codes, uniques = pd.factorize(filled, sort=False)
+    kind = BY_NAME[column].kind
+    values: list[Any]
+    if kind is Kind.NUMBER:
+        values = [Decimal(text) for text in uniques]
+    elif kind is Kind.DATE:
+        values = [stamp.date() for stamp in uniques]
+    elif column == "template_type":
+        values = [_TEMPLATE_NUMBERS.get(value) for value in uniques]
+    else:
+        values = list(uniques)
+    return Coded(codes, objects([*values, None]))
