@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # the pipeline (pandas, pandera, openpyxl) is imported by the
     from importer.pipeline import Plan, Report
 
 MAX_ERRORS_SHOWN = 20
+INTERRUPTED_EXIT = 130
 
 
 def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, float] | None:
@@ -106,7 +108,31 @@ def _progress_factory(total: int) -> Callable[[Invoice], None]:
     return Progress(total)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@contextlib.contextmanager
+def _interrupt_exits_130() -> Iterator[None]:
+    """Ctrl-C turned into exit 130 (click would print "Aborted!" and exit 1, which means "some invalid")."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+
+
+class _Main(click.Group):
+    """The command group. A Ctrl-C while the command line is read or a command starts exits 130."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        with _interrupt_exits_130():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _interrupt_exits_130():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="invoice-import")
 def main() -> None:
     """Import invoices from a spreadsheet into ONLYOFFICE CRM, exactly once, with a results workbook.
