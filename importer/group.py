@@ -148,6 +148,14 @@ def _divide_half_even(numerator: np.ndarray, denominator: int) -> np.ndarray:
     return quotient + up.astype(int)
 
 
+def _fits_int64(*cents: np.ndarray) -> bool:
+    """Whether the products of the totals arithmetic stay far inside int64 (else Python ints are used)."""
+    bound = 1
+    for column in cents:
+        bound *= max(int(np.abs(column).max(initial=0)), 1)
+    return bound < 2**62 // 10_000
+
+
 def _offline_totals(
     columns: Mapping[str, Coded], order: np.ndarray, starts: np.ndarray
 ) -> list[Decimal | None]:
@@ -161,8 +169,7 @@ def _offline_totals(
     discount, discount_ok = _cents(columns["discount"], order)
     untaxed = (columns["tax1"].codes[order] < 0) & (columns["tax2"].codes[order] < 0)
     known = price_ok & quantity_ok & discount_ok & untaxed
-    small = max(price.max(initial=0), 1) * max(quantity.max(initial=0), 1) < 2**62 // 10_000
-    kind = np.int64 if small else object
+    kind = np.int64 if _fits_int64(price, quantity, discount) else object
     base = _divide_half_even(price.astype(kind) * quantity.astype(kind), 100)
     net = base - _divide_half_even(base * discount.astype(kind), 10_000)
     sums = np.add.reduceat(np.where(known, net, 0), starts)

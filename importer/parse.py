@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from importer.columns import Kind
 from importer.errors import FormatUndecidedError
-from importer.models import CellError
+from importer.models import CellError, FormatOptions
 
 # Grouping characters removed from text numbers: spaces of every width and apostrophes (1'234.50).
 _GROUPING_SPACES = r"[\s\u00a0\u2007\u2009\u202f'’]"
@@ -138,36 +139,55 @@ def _float_text(value: float) -> str:
     return text
 
 
-def by_unique(
-    values: pd.Series,
-    rows: pd.Series,
-    parse: Callable[[pd.Series, pd.Series], tuple[pd.Series, list[CellError]]],
-) -> tuple[pd.Series, list[CellError]]:
+UniqueParser = Callable[[pd.Series, pd.Series], tuple[pd.Series, list[CellError]]]
+
+
+def by_unique(values: pd.Series, rows: pd.Series, parse: UniqueParser) -> tuple[pd.Series, list[CellError]]:
     """Run a column parser once per distinct value, then spread results and errors back to the rows.
 
     ``parse(uniques, ids)`` gets the distinct non-null values (index and ``ids`` 0..k-1) and reports its
     errors with ``row`` = the distinct value's id; each becomes one error per row holding that value.
     """
-    present = values.notna().to_numpy()
-    codes, uniques = pd.factorize(values[present], use_na_sentinel=True)
+    codes, parsed, errors = parse_distinct(values, rows, parse)
+    distinct = parsed.to_numpy()
+    if parsed.dtype == object:
+        spread = objects([*distinct.tolist(), None])[codes]
+    else:  # datetime64
+        spread = np.concatenate([distinct, np.array(["NaT"], dtype=distinct.dtype)])[codes]
+    return pd.Series(spread, index=values.index, dtype=parsed.dtype), errors
+
+
+def parse_distinct(
+    values: pd.Series, rows: pd.Series, parse: UniqueParser
+) -> tuple[np.ndarray, pd.Series, list[CellError]]:
+    """:func:`by_unique` without spreading the values back: the code of each row (-1 for a blank cell)
+    into the parsed distinct values, those values, and the errors (one per row, as by_unique)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
     distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
     parsed, unique_errors = parse(distinct, pd.Series(range(len(distinct)), dtype=int))
-    if parsed.dtype == object:
-        result = _nones(values.index)
-    else:  # datetime64
-        result = pd.Series(pd.NaT, index=values.index, dtype=parsed.dtype)
-    result.iloc[np.flatnonzero(present)] = parsed.to_numpy()[codes]
     if not unique_errors:
-        return result, []
+        return codes, parsed, []
     order = np.argsort(codes, kind="stable")
     starts = np.searchsorted(codes[order], np.arange(len(distinct) + 1))
-    present_rows = rows.to_numpy()[present][order]
+    ordered_rows = rows.to_numpy()[order]
     errors = []
     for error in unique_errors:
         unique_id = int(error.row or 0)
-        for row in present_rows[starts[unique_id] : starts[unique_id + 1]].tolist():
+        for row in ordered_rows[starts[unique_id] : starts[unique_id + 1]].tolist():
             errors.append(replace(error, row=int(row)))
-    return result, errors
+    return codes, parsed, errors
+
+
+def unique_parser(kind: Kind, column: str, fmt: FormatOptions) -> UniqueParser:
+    """The parser of one column's distinct values, for :func:`parse_distinct`: number columns give
+    canonical text, date columns datetime64, ID columns int, text columns str (None where unreadable)."""
+    if kind is Kind.NUMBER:
+        return lambda cells, ids: _number_cells(cells, column, ids, fmt.decimal)
+    if kind is Kind.DATE:
+        return lambda cells, ids: _date_cells(cells, column, ids, fmt.date)
+    if kind is Kind.INTEGER:
+        return lambda cells, ids: _integer_cells(cells, column, ids)
+    return lambda cells, _: (_text_cells_of(cells), [])
 
 
 def _error(code: str, message: str, row: Any, column: str, value: Any) -> CellError:
@@ -389,6 +409,20 @@ def parse_numbers(
 def parse_integers(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
     """A CRM ID column: whole numbers (``12``, a workbook 12.0) as int; None for blank or unreadable."""
     canonical, errors = number_text(values, column, rows, decimal=".")
+    message = f"This must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
+    errors = [CellError(message, e.row, e.column, e.value, e.code) for e in errors]
+    whole = canonical.str.fullmatch(r"-?\d+(?:\.0*)?", na=False)
+    for index in canonical[canonical.notna() & ~whole].index.tolist():
+        errors.append(_error("number", message, rows.loc[index], column, values.loc[index]))
+    out = _nones(values.index)
+    digits = canonical[whole].str.replace(r"\.0*$", "", regex=True)
+    out[digits.index] = [int(d) for d in digits]
+    return out, errors
+
+
+def _integer_cells(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
+    """:func:`parse_integers` on distinct values (``rows`` their ids)."""
+    canonical, errors = _number_cells(values, column, rows, ".")
     message = f"This must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
     errors = [CellError(message, e.row, e.column, e.value, e.code) for e in errors]
     whole = canonical.str.fullmatch(r"-?\d+(?:\.0*)?", na=False)

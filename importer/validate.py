@@ -26,14 +26,12 @@ from importer.models import CellError, FormatOptions, MappedTable, Validation
 from importer.parse import (
     Coded,
     date_scalar,
-    date_timestamps,
     gc_paused,
     number_scalar,
-    number_text,
     objects,
-    parse_integers,
-    parse_text,
+    parse_distinct,
     shown,
+    unique_parser,
 )
 from schemas import invoices as invoice_schema
 from schemas.rows import ROW_SCHEMA, message
@@ -62,23 +60,21 @@ def _validate(table: MappedTable, fmt: FormatOptions) -> Validation:
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
     values, errors = _parse_columns(source, fmt)
-    values["invoice_number"] = _continue_blank_numbers(values["invoice_number"], values[list(_CONTINUED)])
+    values["invoice_number"] = _continue_blank_numbers(
+        values["invoice_number"], [values[c] for c in _CONTINUED]
+    )
     bad_cells = {(e.row, e.column) for e in errors}
-    key = values["invoice_number"]
-    written = values.notna()
-    first_row = key.isna() | ~key.duplicated()
-    errors += _consistency_errors(values, key, rows, source)
-    filled = _normalize(_apply_defaults(_fill_continuation(values, key), table.defaults, fmt))
+    invoices_of = _Groups(values["invoice_number"].codes)
+    errors += _consistency_errors(values, invoices_of, rows, source)
+    filled = _normalize(_apply_defaults(_fill_continuation(values, invoices_of), table.defaults, fmt))
     shown_values = _Shown(source, filled)
-    report = _reported_cells(written, key, first_row)
     check_frame = _check_frame(filled)
+    report = _Reported(values, invoices_of)
     errors += _row_schema_errors(check_frame, rows, report, bad_cells, shown_values)
-    errors += _invoice_schema_errors(check_frame[first_row & key.notna()], rows, shown_values)
-    key_codes, numbers = pd.factorize(filled["invoice_number"], sort=False)
-    typed = {
-        column: _typed(filled[column], column) for column in filled.columns if column != "invoice_number"
-    }
-    invoices = group_coded(Coded(key_codes, objects([*numbers, None])), rows.to_numpy(), typed, errors)
+    numbered_first = invoices_of.first_row & (invoices_of.group >= 0)
+    errors += _invoice_schema_errors(check_frame[numbered_first], rows, shown_values)
+    typed = {column: _typed(coded, column) for column, coded in filled.items() if column != "invoice_number"}
+    invoices = group_coded(filled["invoice_number"], rows.to_numpy(), typed, errors)
     errors += [e for invoice in invoices for e in invoice.errors if e.code == "total_mismatch"]
     errors.sort(key=_error_order)
     return Validation(table=table, invoices=invoices, errors=errors)
@@ -93,111 +89,139 @@ def _error_order(error: CellError) -> tuple[int, int]:
     return row, -1 if error.column is None else _COLUMN_ORDER.get(error.column, len(_COLUMN_ORDER))
 
 
-def _continue_blank_numbers(key: pd.Series, invoice_cells: pd.DataFrame) -> pd.Series:
+def _continue_blank_numbers(key: Coded, invoice_cells: list[Coded]) -> Coded:
     """A row with no invoice number and every other invoice-level cell blank continues the invoice of
     the row above it (as Odoo and ERPNext read such sheets). A row with no number but some invoice-level
     cell filled looks like a new invoice whose number was forgotten: it stays without a number (an error),
     and so do the continuation rows below it."""
-    continuation = key.isna() & invoice_cells.isna().all(axis=1)
+    continuation = key.codes < 0
+    for cells in invoice_cells:
+        continuation &= cells.codes < 0
     if not continuation.any():
         return key
-    breaks = key.isna() & ~continuation
-    carried = key.astype(object).where(~breaks, _NO_INVOICE).ffill()
-    continued = key.astype(object).where(~continuation, carried)
-    return continued.where(continued.ne(_NO_INVOICE), None)
+    # the nearest row above that is not a continuation row: its number, or none if it had none
+    above = np.maximum.accumulate(np.where(continuation, -1, np.arange(len(continuation))))
+    carried = np.where(above >= 0, key.codes[above], -1)
+    return Coded(np.where(continuation, carried, key.codes), key.values)
 
 
-_NO_INVOICE = "\x00no invoice"
+class _Groups:
+    """The invoices of the rows: ``group`` numbers them 0.. in order of first appearance (-1: a row
+    without an invoice number); ``order`` lists the numbered rows invoice by invoice, in row order,
+    each invoice's rows starting at ``starts``."""
 
+    def __init__(self, key_codes: np.ndarray) -> None:
+        numbered = np.flatnonzero(key_codes >= 0)
+        appearance, _ = pd.factorize(key_codes[numbered], sort=False)
+        self.group = np.full(len(key_codes), -1, dtype=np.int64)
+        self.group[numbered] = appearance
+        self.order = numbered[np.argsort(appearance, kind="stable")]
+        sizes = np.bincount(appearance)
+        self.starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)[: len(sizes)]
+        self.first_row = self.group < 0
+        self.first_row[self.order[self.starts]] = True
 
-def _reported_cells(written: pd.DataFrame, key: pd.Series, first_row: pd.Series) -> pd.DataFrame:
-    """Where a failed check is reported: invoice-level cells where written or on the invoice's first row
-    (a value filled from an earlier row is reported there), line-level cells and the number always.
-    A row without an invoice number only gets its line-level errors and the missing number."""
-    report = written.copy()
-    report.loc[first_row & key.notna(), list(_CONTINUED)] = True
-    report.loc[key.isna(), list(_CONTINUED)] = False
-    report.loc[:, ["invoice_number", *(c.name for c in COLUMNS if not c.invoice_level)]] = True
-    return report
+    def first_written(self, codes: np.ndarray) -> np.ndarray:
+        """Per row, the position of the first row of its invoice where ``codes`` is not blank (-1 when
+        there is none, or the row has no invoice)."""
+        if not len(self.order):
+            return np.full(len(codes), -1, dtype=np.int64)
+        count = len(self.order)
+        ranks = np.where(codes[self.order] >= 0, np.arange(count), count)
+        first = np.minimum.reduceat(ranks, self.starts)
+        per_invoice = np.where(first < count, self.order[np.minimum(first, count - 1)], -1)
+        return np.where(self.group >= 0, per_invoice[self.group], -1)
 
 
 # --------------------------------------------------------------------------------------------- parse
 
 
-def _parse_columns(source: pd.DataFrame, fmt: FormatOptions) -> tuple[pd.DataFrame, list[CellError]]:
+def _parse_columns(source: pd.DataFrame, fmt: FormatOptions) -> tuple[dict[str, Coded], list[CellError]]:
+    """Each column parsed once per distinct value, normalised, with equal values sharing a code."""
     rows = source["row"]
-    parsed: dict[str, pd.Series] = {}
+    parsed: dict[str, Coded] = {}
     errors: list[CellError] = []
     for column in COLUMNS:
-        cells = source[column.name].astype(object)
-        found: list[CellError] = []
-        if column.kind is Kind.NUMBER:
-            parsed[column.name], found = number_text(cells, column.name, rows, fmt.decimal)
-        elif column.kind is Kind.DATE:
-            parsed[column.name], found = date_timestamps(cells, column.name, rows, fmt.date)
-        elif column.kind is Kind.INTEGER:
-            parsed[column.name], found = parse_integers(cells, column.name, rows)
-        else:
-            parsed[column.name] = parse_text(cells)
+        cells = source[column.name]
+        codes, distinct, found = parse_distinct(cells, rows, unique_parser(column.kind, column.name, fmt))
+        parsed[column.name] = _canonical(codes, _normalize_values(column.name, distinct))
         errors += found
-    return _normalize(pd.DataFrame(parsed, index=source.index)), errors
+    return parsed, errors
 
 
-def _normalize(frame: pd.DataFrame) -> pd.DataFrame:
+def _canonical(codes: np.ndarray, distinct: pd.Series) -> Coded:
+    """Codes into the distinct non-blank values: equal values share a code, unreadable ones are blank."""
+    merged, uniques = pd.factorize(distinct, use_na_sentinel=True)
+    merged = np.append(merged, -1)  # code -1 stays -1
+    return Coded(merged[codes], objects([*uniques.tolist(), None]))
+
+
+def _normalize_values(column: str, values: pd.Series) -> pd.Series:
     """Currency upper-cased; language and template type in the CRM's spelling where recognised."""
-    frame = frame.copy()
-    frame["currency"] = frame["currency"].str.upper()
-    language = frame["language"]
-    known = language.str.replace("_", "-", regex=False).str.casefold().map(LANGUAGE_BY_KEY)
-    frame["language"] = known.where(known.notna(), language)
-    template = frame["template_type"]
-    code = template.str.casefold().map(_TEMPLATE_CODES)
-    frame["template_type"] = code.where(code.notna(), template)
-    return frame
+    if column == "currency":
+        return values.str.upper()
+    if column == "language":
+        known = values.str.replace("_", "-", regex=False).str.casefold().map(LANGUAGE_BY_KEY)
+        return known.where(known.notna(), values)
+    if column == "template_type":
+        code = values.str.casefold().map(_TEMPLATE_CODES)
+        return code.where(code.notna(), values)
+    return values
+
+
+def _normalize(filled: dict[str, Coded]) -> dict[str, Coded]:
+    """:func:`_normalize_values` again, for the values the defaults brought in."""
+    for column in ("currency", "language", "template_type"):
+        coded = filled[column]
+        values = _normalize_values(column, pd.Series(coded.values, dtype=object))
+        filled[column] = Coded(coded.codes, objects(values.where(values.notna(), None).tolist()))
+    return filled
 
 
 # --------------------------------------------------------------------------------------------- fill
 
 
-def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values to compare for consistency: numbers by value (7.7 equals 7.70), the rest as they are."""
-    numbers = [c for c in frame.columns if BY_NAME[c].kind is Kind.NUMBER]
-    compared = frame.copy()
-    for column in numbers:
-        compared[column] = pd.to_numeric(frame[column])
-    return compared
-
-
-def _group_first(frame: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
-    """Each cell replaced by the first non-blank value of its invoice (NaN for rows without a number)."""
-    return frame.groupby(key, sort=False).transform("first")
+def _comparable(coded: Coded, column: str) -> np.ndarray:
+    """Per row, a value to compare for consistency: numbers by value (7.7 equals 7.70), the rest by code
+    (equal values share one). Blank rows hold any value."""
+    if BY_NAME[column].kind is not Kind.NUMBER:
+        return coded.codes
+    blank = bool((coded.codes < 0).any())
+    distinct = coded.values if blank else coded.values[:-1]  # with a None as the whole column has one
+    numbers = pd.to_numeric(pd.Series(distinct, dtype=object)).to_numpy()
+    return numbers[coded.codes] if len(numbers) else numbers
 
 
 def _consistency_errors(
-    values: pd.DataFrame, key: pd.Series, rows: pd.Series, source: pd.DataFrame
+    values: dict[str, Coded], groups: _Groups, rows: pd.Series, source: pd.DataFrame
 ) -> list[CellError]:
     """A non-blank invoice-level cell that differs from the first value given for its invoice."""
-    own = _comparable(values[list(_CONTINUED)])
-    first = _group_first(own, key)
-    differs = own.notna() & first.notna() & own.ne(first) & key.notna().to_numpy()[:, None]
-    if not differs.to_numpy().any():
-        return []
-    first_rows = _group_first(pd.DataFrame({c: rows.where(own[c].notna()) for c in own.columns}), key)
+    found: list[tuple[int, int, int]] = []
+    row_numbers = rows.to_numpy()
+    for column_index, column in enumerate(_CONTINUED):
+        coded = values[column]
+        first = groups.first_written(coded.codes)
+        own = _comparable(coded, column)
+        written = (coded.codes >= 0) & (first >= 0)
+        differs = written & (own != own[np.where(first >= 0, first, 0)])
+        positions = np.flatnonzero(differs).tolist()
+        found += [(position, column_index, int(first[position])) for position in positions]
     errors = []
-    positions, columns = differs.to_numpy().nonzero()
-    for position, column_index in zip(positions.tolist(), columns.tolist(), strict=True):
-        column = own.columns[column_index]
-        reference_row = int(_at(first_rows[column], position))
-        reference_position = int(np.flatnonzero(rows.to_numpy() == reference_row)[0])
+    key = values["invoice_number"]
+    for position, column_index, first_position in sorted(found):
+        column = _CONTINUED[column_index]
+        reference_row = int(row_numbers[first_position])
+        reference_position = int(np.flatnonzero(row_numbers == reference_row)[0])
         reference = shown(_at(source[column], reference_position))
         label = column.replace("_", " ")
+        number = key.values[key.codes[position]]
         text = (
-            f"Row {reference_row} of invoice {_at(key, position)} has {label} {reference!r}: repeat that "
+            f"Row {reference_row} of invoice {number} has {label} {reference!r}: repeat that "
             f"value here or leave the cell blank."
         )
         errors.append(
             CellError(
-                text, int(_at(rows, position)), column, shown(_at(source[column], position)), "inconsistent"
+                text, int(row_numbers[position]), column, shown(_at(source[column], position)), "inconsistent"
             )
         )
     return errors
@@ -208,20 +232,20 @@ def _at(series: pd.Series, position: int) -> Any:
     return series.iat[position]
 
 
-def _fill_continuation(values: pd.DataFrame, key: pd.Series) -> pd.DataFrame:
+def _fill_continuation(values: dict[str, Coded], groups: _Groups) -> dict[str, Coded]:
     """Blank invoice-level cells take the invoice's first value (rows without a number keep their own)."""
-    filled = values.copy()
-    cont = list(_CONTINUED)
-    first = _group_first(values[cont], key)
-    has_key = key.notna()
-    for column in cont:
-        filled[column] = first[column].where(has_key, values[column])
-        if filled[column].dtype == object:
-            filled[column] = filled[column].where(filled[column].notna(), None)
+    filled = dict(values)
+    for column in _CONTINUED:
+        coded = values[column]
+        first = groups.first_written(coded.codes)
+        taken = np.where(first >= 0, coded.codes[np.maximum(first, 0)], -1)
+        filled[column] = Coded(np.where(groups.group >= 0, taken, coded.codes), coded.values)
     return filled
 
 
-def _apply_defaults(filled: pd.DataFrame, defaults: dict[str, str], fmt: FormatOptions) -> pd.DataFrame:
+def _apply_defaults(
+    filled: dict[str, Coded], defaults: dict[str, str], fmt: FormatOptions
+) -> dict[str, Coded]:
     """Blank cells take the mapping file's [defaults], then the built-in ones."""
     usable = {
         column: text for column, text in defaults.items() if column in BY_NAME and column != "invoice_number"
@@ -231,9 +255,12 @@ def _apply_defaults(filled: pd.DataFrame, defaults: dict[str, str], fmt: FormatO
         if str(text).strip() == "":
             continue
         default = _default_value(column, str(text).strip(), fmt)
-        blank = filled[column].isna()
+        coded = filled[column]
+        blank = coded.codes < 0
         if blank.any():
-            filled.loc[blank, column] = default
+            values = coded.values.tolist()
+            code = len(values) - 1
+            filled[column] = Coded(np.where(blank, code, coded.codes), objects([*values[:-1], default, None]))
     return filled
 
 
@@ -260,7 +287,7 @@ def _default_value(column: str, text: str, fmt: FormatOptions) -> Any:
 class _Shown:
     """The value to show for a cell in a message: as written, else the value it was filled with."""
 
-    def __init__(self, source: pd.DataFrame, filled: pd.DataFrame) -> None:
+    def __init__(self, source: pd.DataFrame, filled: dict[str, Coded]) -> None:
         self.source = source
         self.filled = filled
 
@@ -268,20 +295,43 @@ class _Shown:
         written = shown(self.source[column].iat[position])
         if written not in (None, ""):
             return written
-        value = self.filled[column].iat[position]
+        coded = self.filled[column]
+        value = coded.values[coded.codes[position]]
         if isinstance(value, pd.Timestamp) and not pd.isna(value):
             return value.date().isoformat()
         return shown(value)
 
 
-def _check_frame(filled: pd.DataFrame) -> pd.DataFrame:
+class _Reported:
+    """Where a failed check is reported: invoice-level cells where written or on the invoice's first row
+    (a value filled from an earlier row is reported there), line-level cells and the number always.
+    A row without an invoice number only gets its line-level errors and the missing number."""
+
+    def __init__(self, values: dict[str, Coded], groups: _Groups) -> None:
+        self.values = values
+        self.groups = groups
+
+    def __call__(self, position: int, column: str) -> bool:
+        if column not in _CONTINUED:
+            return True
+        if self.groups.group[position] < 0:
+            return False
+        return bool(self.groups.first_row[position] or self.values[column].codes[position] >= 0)
+
+
+def _check_frame(filled: dict[str, Coded]) -> pd.DataFrame:
     """The frame the schemas check: numbers and IDs as float64, dates as datetime64, text as is."""
-    checked = filled.copy()
-    for column in checked.columns:
+    checked: dict[str, Any] = {}
+    for column, coded in filled.items():
         kind = BY_NAME[column].kind
         if kind in (Kind.NUMBER, Kind.INTEGER):
-            checked[column] = pd.to_numeric(filled[column]).astype(float)
-    return checked
+            numbers = pd.to_numeric(pd.Series(coded.values, dtype=object)).astype(float).to_numpy()
+            checked[column] = numbers[coded.codes]
+        elif kind is Kind.DATE:
+            checked[column] = pd.DatetimeIndex(coded.values).to_numpy()[coded.codes]
+        else:
+            checked[column] = coded.values[coded.codes]
+    return pd.DataFrame(checked)
 
 
 def _failure_cases(schema: Any, frame: pd.DataFrame) -> pd.DataFrame:
@@ -296,7 +346,7 @@ def _failure_cases(schema: Any, frame: pd.DataFrame) -> pd.DataFrame:
 def _row_schema_errors(
     check_frame: pd.DataFrame,
     rows: pd.Series,
-    report: pd.DataFrame,
+    report: _Reported,
     bad_cells: set[tuple[int | None, str | None]],
     shown_value: _Shown,
 ) -> list[CellError]:
@@ -304,7 +354,7 @@ def _row_schema_errors(
     for column, check, index in _cases(_failure_cases(ROW_SCHEMA, check_frame)):
         position = int(index)
         row = int(_at(rows, position))
-        if not _at(report[column], position) or (row, column) in bad_cells:
+        if not report(position, column) or (row, column) in bad_cells:
             continue
         code = "required" if check == "not_nullable" else check
         errors.append(CellError(message(column, code), row, column, shown_value(position, column), code))
@@ -351,18 +401,15 @@ def _spellings(frame: pd.DataFrame, rows: pd.Series) -> dict[str, list[tuple[str
 _TEMPLATE_NUMBERS = {"0": 0, "1": 1}
 
 
-def _typed(filled: pd.Series, column: str) -> Coded:
+def _typed(coded: Coded, column: str) -> Coded:
     """A parsed, defaulted column as group_coded takes it: Decimal, date, int, str or None, each
     distinct value converted once."""
-    codes, uniques = pd.factorize(filled, sort=False)
     kind = BY_NAME[column].kind
-    values: list[Any]
+    values: list[Any] = coded.values[:-1].tolist()
     if kind is Kind.NUMBER:
-        values = [Decimal(text) for text in uniques]
+        values = [None if text is None else Decimal(text) for text in values]
     elif kind is Kind.DATE:
-        values = [stamp.date() for stamp in uniques]
+        values = [None if stamp is None else stamp.date() for stamp in values]
     elif column == "template_type":
-        values = [_TEMPLATE_NUMBERS.get(value) for value in uniques]
-    else:
-        values = list(uniques)
-    return Coded(codes, objects([*values, None]))
+        values = [_TEMPLATE_NUMBERS.get(value) for value in values]
+    return Coded(coded.codes, objects([*values, None]))
