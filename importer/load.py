@@ -79,8 +79,9 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
             f"save it as one of {SUPPORTED} and run again."
         )
     frame, row_numbers = _build_table(path, cells, numbers, table_sheet)
-    return RawTable(frame=frame, row_numbers=row_numbers, source=path, sheet=table_sheet,
-                    sha256=sha256_file(path))
+    return RawTable(
+        frame=frame, row_numbers=row_numbers, source=path, sheet=table_sheet, sha256=sha256_file(path)
+    )
 
 
 # ------------------------------------------------------------------------------------- file checks
@@ -131,10 +132,13 @@ def _sniff(head: bytes) -> str:
 
 
 def _head_text(head: bytes) -> str:
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                          (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if head.startswith(bom):
-            return head[len(bom):].decode(encoding, errors="ignore")
+            return head[len(bom) :].decode(encoding, errors="ignore")
     return head.decode("latin-1")
 
 
@@ -168,7 +172,7 @@ def _refuse_binary_as_text(path: Path, head: bytes) -> None:
 
 def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
     data = path.read_bytes()
-    text = _decode(path, data, fmt.encoding)
+    text, encoding = _decode(path, data, fmt.encoding)
     nul = text.find("\x00")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
@@ -178,36 +182,41 @@ def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
         )
     match = re.match(r"(?:[ \t\r\f\v]*(?:\r\n|\n|\r))*", text)
     lead = match.group().count("\n") + match.group().replace("\r\n", "").count("\r") if match else 0
-    body = text[match.end():] if match else text
+    body = text[match.end() :] if match else text
     if not body.strip():
         raise InputFileError(f"{path.name}: the file has no content (only blank lines); export it again.")
     delimiter = fmt.delimiter or _sniff_delimiter(body, path.suffix.lower())
-    cells = _parse_csv_fast(body, delimiter)
+    # UTF-8 as read: the C parser takes the bytes themselves (the blank lead is ASCII, one byte a char)
+    bom = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0
+    utf8 = data[bom + (match.end() if match else 0) :] if encoding in ("utf-8", "utf-8-sig") else None
+    cells = _parse_csv_fast(body, delimiter, utf8)
     if cells is None:
         cells = _parse_csv_checked(path, body, delimiter, lead)
     numbers = list(range(lead + 1, lead + 1 + len(cells)))
     return cells, numbers
 
 
-def _decode(path: Path, data: bytes, encoding: str | None) -> str:
+def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
+    """The text of the file, and the encoding it was read with."""
     if encoding:
-        return _decode_as(path, data, _effective_encoding(data, encoding))
+        effective = _effective_encoding(data, encoding)
+        return _decode_as(path, data, effective), effective
     if data.startswith(codecs.BOM_UTF8):
-        return _decode_as(path, data, "utf-8-sig")
+        return _decode_as(path, data, "utf-8-sig"), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode_as(path, data, "utf-16")
+        return _decode_as(path, data, "utf-16"), "utf-16"
     bomless_utf16 = _bomless_utf16(data[:4096])
     if bomless_utf16:
-        return _decode_as(path, data, bomless_utf16)
+        return _decode_as(path, data, bomless_utf16), bomless_utf16
     _refuse_nul_bytes(path, data)
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("cp1252")
+        return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
-        return _decode_as(path, data, "utf-8")  # reports the first bad byte with its line
+        return _decode_as(path, data, "utf-8"), "utf-8"  # reports the first bad byte with its line
 
 
 def _refuse_nul_bytes(path: Path, data: bytes) -> None:
@@ -259,8 +268,12 @@ def _decode_as(path: Path, data: bytes, encoding: str) -> str:
         ) from exc
 
 
+_SNIFF_CHARS = 1 << 16
+
+
 def _sniff_delimiter(body: str, ext: str) -> str:
-    lines = [line for line in body.splitlines()[:50] if line.strip()][:20]
+    head = body[:_SNIFF_CHARS].splitlines()  # more than 50 lines in it: the first 50 are whole
+    lines = [line for line in (head if len(head) > 50 else body.splitlines())[:50] if line.strip()][:20]
     if not lines:
         return "\t" if ext == ".tsv" else ","
     best, best_score = ("\t" if ext == ".tsv" else ","), (0, 0)
@@ -286,13 +299,25 @@ def _count_unquoted(line: str, delimiter: str) -> int:
     return count
 
 
-def _parse_csv_fast(body: str, delimiter: str) -> pd.DataFrame | None:
-    """pandas' C parser; None when the rows are ragged or malformed (the checked parser explains)."""
+def _parse_csv_fast(body: str, delimiter: str, utf8: bytes | None = None) -> pd.DataFrame | None:
+    """pandas' C parser (on ``utf8``, the body's UTF-8 bytes, when given); None when the rows are ragged
+    or malformed (the checked parser explains)."""
+    source = io.StringIO(body) if utf8 is None else io.BytesIO(utf8)
     try:
         return pd.read_csv(
-            io.StringIO(body), sep=delimiter, header=None, dtype=object, keep_default_na=False,
-            na_filter=False, skip_blank_lines=False, engine="c", quotechar='"', doublequote=True,
-            skipinitialspace=False, low_memory=False,
+            source,
+            sep=delimiter,
+            encoding="utf-8",
+            header=None,
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+            quotechar='"',
+            doublequote=True,
+            skipinitialspace=False,
+            low_memory=False,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return None
@@ -324,7 +349,7 @@ def _parse_csv_checked(path: Path, body: str, delimiter: str, lead: int) -> pd.D
     except csv.Error as exc:
         raise InputFileError(
             f"{path.name}: line {start_line} cannot be read as CSV ({exc}); "
-            "check for a quote (\") that is never closed."
+            'check for a quote (") that is never closed.'
         ) from exc
     _refuse_unclosed_quote(path, body, lead)
     widest = max((len(row) for row in rows), default=0)
@@ -342,7 +367,7 @@ def _refuse_unclosed_quote(path: Path, body: str, lead: int) -> None:
             if not balanced:
                 line = number
     raise InputFileError(
-        f"{path.name}: line {line} opens a quote (\") that is never closed, so the rest of the file would be "
+        f'{path.name}: line {line} opens a quote (") that is never closed, so the rest of the file would be '
         "one cell; close or remove the quote and run again."
     )
 
@@ -394,8 +419,10 @@ def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataF
             "incomplete: open it in Excel, save it again as .xlsx and run again."
         ) from exc
     if not rows:
-        raise InputFileError(f"{path.name}: sheet '{name}' is empty; put the invoice rows on it or choose "
-                             "another sheet with --sheet.")
+        raise InputFileError(
+            f"{path.name}: sheet '{name}' is empty; put the invoice rows on it or choose "
+            "another sheet with --sheet."
+        )
     width = max(len(row) for row in rows)
     row0, col0 = start
     cells = pd.DataFrame(rows, dtype=object, columns=list(range(col0, col0 + width)))
@@ -445,8 +472,10 @@ def _choose_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet:
     if set(RESULTS_SHEETS) <= set(names):  # a results workbook fed back: its input rows are on "Rows"
         return "Rows"
     for meta in workbook.sheets_metadata:
-        if (meta.visible == python_calamine.SheetVisibleEnum.Visible
-                and meta.typ == python_calamine.SheetTypeEnum.WorkSheet):
+        if (
+            meta.visible == python_calamine.SheetVisibleEnum.Visible
+            and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
+        ):
             return meta.name
     raise InputFileError(
         f"{path.name}: has no visible worksheet; unhide the sheet with the invoices or name it with --sheet."
@@ -558,11 +587,14 @@ def _check_zip_kind(path: Path, names: set[str], archive: zipfile.ZipFile) -> No
         mimetype = archive.read("mimetype")[:200]
         if b"spreadsheet" in mimetype:
             return
-        raise InputFileError(f"{path.name}: is an OpenDocument file but not a spreadsheet "
-                             f"({mimetype.decode('ascii', 'replace')}); save the invoices as .ods or .xlsx.")
+        raise InputFileError(
+            f"{path.name}: is an OpenDocument file but not a spreadsheet "
+            f"({mimetype.decode('ascii', 'replace')}); save the invoices as .ods or .xlsx."
+        )
     if "word/document.xml" in names:
-        raise InputFileError(f"{path.name}: is a Word document, not a workbook; "
-                             "put the invoices in Excel and save as .xlsx.")
+        raise InputFileError(
+            f"{path.name}: is a Word document, not a workbook; put the invoices in Excel and save as .xlsx."
+        )
     if any(name.startswith("ppt/") for name in names):
         raise InputFileError(f"{path.name}: is a PowerPoint file, not a workbook; save the data as .xlsx.")
     raise InputFileError(
@@ -646,8 +678,9 @@ def column_letter(index: int) -> str:
 # -------------------------------------------------------------------------------------- common table
 
 
-def _build_table(path: Path, cells: pd.DataFrame, numbers: list[int],
-                 sheet: str | None) -> tuple[pd.DataFrame, list[int]]:
+def _build_table(
+    path: Path, cells: pd.DataFrame, numbers: list[int], sheet: str | None
+) -> tuple[pd.DataFrame, list[int]]:
     """Clean cells, find the header, name and filter the columns, drop blank rows."""
     where = f"{path.name}" + (f", sheet '{sheet}'" if sheet else "")
     cleaned: dict[Any, list[Any]] = {}
@@ -711,8 +744,9 @@ def _header_text(value: Any) -> str | None:
     return str(value).strip() or None
 
 
-def _name_columns(where: str, header: list[Any], positions: list[Any],
-                  data: pd.DataFrame) -> list[tuple[Any, str]]:
+def _name_columns(
+    where: str, header: list[Any], positions: list[Any], data: pd.DataFrame
+) -> list[tuple[Any, str]]:
     """(position, name) of each column kept: blank headers named by letter, result columns dropped."""
     named: list[tuple[Any, str]] = []
     seen: dict[str, tuple[Any, str]] = {}

@@ -82,10 +82,10 @@ def _parse_columns(path: Path, section: Mapping[str, Any]) -> dict[str, str]:
     for header, target in section.items():
         if not isinstance(target, str):
             raise MappingFileError(
-                f"mapping file {path.name}: [columns] \"{header}\" must name a column in quotes, "
+                f'mapping file {path.name}: [columns] "{header}" must name a column in quotes, '
                 f'e.g. "{header}" = "invoice_number".'
             )
-        columns[header] = canonical_name(target, f"mapping file {path.name}: [columns] \"{header}\"")
+        columns[header] = canonical_name(target, f'mapping file {path.name}: [columns] "{header}"')
     return columns
 
 
@@ -129,7 +129,7 @@ def _check_encoding(where: str, encoding: str | None) -> str | None:
         codecs.lookup(encoding)
     except LookupError as exc:
         raise MappingFileError(
-            f"{where} encoding {encoding!r} is not a known encoding; use e.g. \"utf-8\" or \"cp1252\"."
+            f'{where} encoding {encoding!r} is not a known encoding; use e.g. "utf-8" or "cp1252".'
         ) from exc
     return encoding
 
@@ -138,9 +138,9 @@ def _check_delimiter(where: str, delimiter: str | None) -> str | None:
     if delimiter is None:
         return None
     delimiter = _DELIMITER_NAMES.get(delimiter.lower(), delimiter)
-    if len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter.isalnum():
+    if len(delimiter) != 1 or delimiter in '"\r\n' or delimiter.isalnum():
         raise MappingFileError(
-            f"{where} delimiter {delimiter!r} must be one character such as \",\", \";\", \"|\" or \"tab\"."
+            f'{where} delimiter {delimiter!r} must be one character such as ",", ";", "|" or "tab".'
         )
     return delimiter
 
@@ -148,7 +148,7 @@ def _check_delimiter(where: str, delimiter: str | None) -> str | None:
 def _check_decimal(where: str, decimal: str | None) -> str | None:
     if decimal is None or decimal in (".", ","):
         return decimal
-    raise MappingFileError(f"{where} decimal {decimal!r} must be \".\" or \",\".")
+    raise MappingFileError(f'{where} decimal {decimal!r} must be "." or ",".')
 
 
 def _check_date_format(where: str, date_format: str | None) -> str | None:
@@ -203,21 +203,22 @@ def _explicit_mapping(raw: RawTable, config: MappingConfig) -> dict[str, str]:
     by_key = {normalize_header(header): header for header in file_headers}
     explicit: dict[str, str] = {}
     for header, target in config.columns.items():
-        canonical = canonical_name(target, f"mapping [columns] \"{header}\"")
+        canonical = canonical_name(target, f'mapping [columns] "{header}"')
         found = header if header in file_headers else by_key.get(normalize_header(header))
         if found is None:
             close = difflib.get_close_matches(header, file_headers, n=3, cutoff=0.5)
             hint = f"closest headers: {_quoted(close)}" if close else f"headers: {_quoted(file_headers)}"
             raise MappingFileError(
-                f"mapping [columns] \"{header}\": {raw.source.name} has no such header ({hint}); "
+                f'mapping [columns] "{header}": {raw.source.name} has no such header ({hint}); '
                 "correct the header in the mapping file."
             )
         explicit[found] = canonical
     return explicit
 
 
-def _match_headers(file_name: str, file_headers: list[str],
-                   explicit: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+def _match_headers(
+    file_name: str, file_headers: list[str], explicit: Mapping[str, str]
+) -> tuple[dict[str, str], list[str]]:
     index = alias_index()
     headers: dict[str, str] = {}
     extras: list[str] = []
@@ -235,8 +236,9 @@ def _match_headers(file_name: str, file_headers: list[str],
     return headers, extras
 
 
-def _refuse_missing(file_name: str, headers: Mapping[str, str], extras: list[str],
-                    defaults: Mapping[str, str]) -> None:
+def _refuse_missing(
+    file_name: str, headers: Mapping[str, str], extras: list[str], defaults: Mapping[str, str]
+) -> None:
     missing = [name for name in REQUIRED if name not in headers and not defaults.get(name)]
     if not missing:
         return
@@ -250,7 +252,7 @@ def _refuse_missing(file_name: str, headers: Mapping[str, str], extras: list[str
         parts.insert(0, f"{name} ({found})")
     raise MissingColumnsError(
         f"{file_name}: required columns missing: {'; '.join(parts)}; rename those headers, or add a "
-        f"[columns] entry such as \"{example[0]}\" = \"{example[1]}\" in a --mapping file.",
+        f'[columns] entry such as "{example[0]}" = "{example[1]}" in a --mapping file.',
         missing=missing,
     )
 
@@ -276,7 +278,11 @@ def _canonical_frame(raw: RawTable, headers: Mapping[str, str]) -> pd.DataFrame:
     data: dict[str, Any] = {}
     for name in CANONICAL:
         header = headers.get(name)
-        data[name] = raw.frame[header].tolist() if header is not None else [None] * length
+        data[name] = (
+            raw.frame[header].to_numpy(dtype=object)
+            if header is not None
+            else np.full(length, None, dtype=object)
+        )
     frame = pd.DataFrame(data, index=range(length), columns=list(CANONICAL), dtype=object)
     frame["row"] = np.asarray(raw.row_numbers, dtype=np.int64)
     return frame
