@@ -311,12 +311,17 @@ def _number_cells(
     else:
         text_mask = ~blank & values.map(lambda v: isinstance(v, str))
         native = values[~blank & ~text_mask]
+        converted_at: list[Any] = []
+        converted_values: list[str] = []
         for index, value in _items(native):
             converted = _native_number(value)
             if converted is None:
                 errors.append(_number_error(column, rows.loc[index], value))
             else:
-                out.loc[index] = converted
+                converted_at.append(index)
+                converted_values.append(converted)
+        if converted_at:
+            out.loc[converted_at] = converted_values
     if text_mask.any():
         mark = decimal or decide_decimal_mark(values[text_mask], column)
         text = values[text_mask].astype(str).str.strip()
