@@ -14,6 +14,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import operator
 import os
 import re
 import sys
@@ -651,12 +652,13 @@ def _utf16_patterns(first_chunk: bytes) -> list[bytes]:
 
 
 def _extent(window: bytes, max_row: int, max_col: int) -> tuple[int, int]:
-    for match in _CELL_REF.finditer(window):
-        max_row = max(max_row, int(match.group(2)))
-        letters = match.group(1)
-        if letters:
-            max_col = max(max_col, _column_number(letters.decode("ascii")))
-    return max_row, max_col
+    refs = _CELL_REF.findall(window)  # (letters, digits) of every row and cell; few distinct letters
+    if not refs:
+        return max_row, max_col
+    rows = set(map(operator.itemgetter(1), refs))
+    letters = set(map(operator.itemgetter(0), refs))
+    columns = max(_column_number(text.decode("ascii")) for text in letters)
+    return max(max_row, max(map(int, rows))), max(max_col, columns)
 
 
 def _column_number(letters: str) -> int:
