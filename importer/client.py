@@ -331,13 +331,29 @@ class CrmClient:
     async def get_all(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 1000
     ) -> list[Any]:
-        """Every item of a paged list, page by page until a short page or ``total`` is reached."""
-        items: list[Any] = []
-        while True:
-            page, total = await self.get_page(path, params, count=page_size, start=len(items))
+        """Every item of a paged list. When the first page tells the ``total``, the other pages are
+        fetched side by side (paced like every request); otherwise page by page until a short one."""
+        items, total = await self.get_page(path, params, count=page_size, start=0)
+        if total is not None:
+            return items + await self.get_rest(
+                path, params, total=total, page_size=page_size, start=len(items)
+            )
+        while len(items) % page_size == 0 and items:
+            page, _ = await self.get_page(path, params, count=page_size, start=len(items))
+            if not page:
+                break
             items.extend(page)
-            if len(page) < page_size or (total is not None and len(items) >= total):
-                return items
+            if len(page) < page_size:
+                break
+        return items
+
+    async def get_rest(
+        self, path: str, params: Mapping[str, Any] | None, *, total: int, page_size: int = 1000, start: int
+    ) -> list[Any]:
+        """The items of a paged list from ``start`` up to ``total``, its pages fetched side by side."""
+        starts = range(start, total, page_size)
+        pages = await asyncio.gather(*(self.get_page(path, params, count=page_size, start=s) for s in starts))
+        return [item for page, _ in pages for item in page]
 
     async def invoice_exists(self, number: str) -> bool:
         """Whether an invoice with this number exists (the CRM compares case-insensitively)."""

@@ -132,14 +132,17 @@ async def _list_if_cheaper(count: int, client: CrmClient) -> dict[str, CrmInvoic
     """Every CRM invoice by case-folded number, if listing costs fewer requests than ``count`` look-ups."""
     if count <= 1:
         return None
-    _, total = await client.get_page("invoice/filter", {"sortBy": "Id"}, count=1)
+    params = {"sortBy": "Id"}
+    listed, total = await client.get_page("invoice/filter", params, count=PAGE_SIZE)
     if total is None:
-        return None
-    if total == 0:
-        return {}
-    if math.ceil(total / PAGE_SIZE) >= count:
-        return None
-    listed = await client.get_all("invoice/filter", {"sortBy": "Id"}, page_size=PAGE_SIZE)
+        if len(listed) == PAGE_SIZE:  # more than a page, and no total to plan with: look each one up
+            return None
+    elif total > len(listed):
+        if math.ceil(total / PAGE_SIZE) - 1 >= count:  # the other pages cost more than the look-ups
+            return None
+        listed += await client.get_rest(
+            "invoice/filter", params, total=total, page_size=PAGE_SIZE, start=len(listed)
+        )
     by_number: dict[str, CrmInvoice] = {}
     for crm in listed:
         if isinstance(crm, dict) and isinstance(crm.get("number"), str):

@@ -469,3 +469,30 @@ def test_an_unreadable_ca_bundle_is_reported_before_anything_is_sent(tmp_path: A
     with pytest.raises(InputError, match="CA bundle"):
         run(go())
     assert client.requests_sent == 0
+
+
+def test_get_all_fetches_the_pages_after_the_first_side_by_side() -> None:
+    """With the total known from the first page, the other pages go out together (paced), not in turn."""
+    in_flight, most = 0, 0
+    items = list(range(2500))
+
+    async def crm(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        start, count = int(request.url.params["startIndex"]), int(request.url.params["count"])
+        page = items[start : start + count]
+        return httpx.Response(
+            200, json={"status": 0, "count": len(page), "total": len(items), "response": page}
+        )
+
+    async def go() -> list[Any]:
+        async with CrmClient(
+            "http://127.0.0.1:9", token="t", transport=httpx.MockTransport(crm), rate=None
+        ) as c:
+            return await c.get_all("invoice/filter", page_size=1000)
+
+    assert asyncio.run(go()) == items
+    assert most == 2  # pages 2 and 3 at once, after page 1
