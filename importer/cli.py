@@ -27,7 +27,7 @@ INTERRUPTED_EXIT = 130
 def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, float] | None:
     if value is None:
         return None
-    from importer.client import parse_rate
+    from importer.rates import parse_rate
 
     try:
         return parse_rate(value)
@@ -367,7 +367,8 @@ def sandbox(
       invoice-import sandbox --port 8080 --latency-ms 50
       invoice-import run invoices.xlsx --url http://127.0.0.1:8080 --token sandbox --yes
     """
-    from importer.sandbox import SandboxConfig, parse_rate, run_sandbox
+    from importer.rates import parse_rate
+    from importer.sandbox import SandboxConfig, run_sandbox
 
     try:
         limit = parse_rate(rate_limit) if rate_limit else None

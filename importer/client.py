@@ -15,7 +15,6 @@ import asyncio
 import email.utils
 import ipaddress
 import json
-import math
 import random
 import ssl
 import time
@@ -63,21 +62,6 @@ class RetryPolicy:
         cap = min(self.max_delay, self.base_delay * 2**retry)
         jittered = rng.uniform(0, cap)
         return max(jittered, retry_after) if retry_after is not None else jittered
-
-
-def parse_rate(text: str) -> tuple[int, float]:
-    """Parse ``N/S`` (at most N requests per S seconds): ``"500/10"`` -> ``(500, 10.0)``."""
-    count_text, sep, seconds_text = text.strip().partition("/")
-    try:
-        count, seconds = int(count_text), float(seconds_text)
-    except ValueError:
-        count, seconds = 0, 0.0
-    if not sep or count <= 0 or not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(
-            f"invalid rate {text!r}: write N/S, at most N requests per S seconds, e.g. 500/10 "
-            "(N a whole number > 0, S a number of seconds > 0)"
-        )
-    return count, seconds
 
 
 def normalize_url(url: str) -> str:

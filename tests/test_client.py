@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from importer.client import CrmClient, RateLimiter, RetryPolicy, parse_rate, parse_retry_after
+from importer.client import CrmClient, RateLimiter, RetryPolicy, parse_retry_after
 from importer.errors import (
     AuthenticationError,
     CrmRequestError,
@@ -21,6 +21,7 @@ from importer.errors import (
     InsecureUrlError,
     TransientCrmError,
 )
+from importer.rates import parse_rate
 
 TOKEN = "s3cret-token-value"
 PASSWORD = "pa55-w0rd-value"

@@ -43,20 +43,6 @@ class SandboxConfig:
     random_seed: int | None = None  # for reproducible fault injection
 
 
-def parse_rate(text: str) -> tuple[int, float]:
-    """``"500/10"`` -> ``(500, 10.0)``: at most N requests per S seconds."""
-    count_text, slash, seconds_text = text.strip().partition("/")
-    try:
-        count, seconds = int(count_text), float(seconds_text)
-    except ValueError:
-        count, seconds = 0, 0.0
-    if not slash or count <= 0 or not seconds > 0:
-        raise ValueError(
-            f"invalid rate {text!r}: expected N/S with N a whole number > 0 and S seconds > 0, e.g. 500/10"
-        )
-    return count, seconds
-
-
 def _check_config(config: SandboxConfig) -> None:
     for name in ("error_rate", "drop_rate"):
         value = getattr(config, name)
