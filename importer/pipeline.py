@@ -381,6 +381,9 @@ def run_command(
             except CrmError as exc:
                 report.crm_error = exc
                 mark(validation.invoices, Status.PENDING)
+            except CrmRequestError as exc:  # a look-up the CRM refused outright (e.g. 500): unusable
+                report.crm_error = CrmError(f"the CRM failed a request: {exc}")
+                mark(validation.invoices, Status.PENDING)
             return finish(report, results)
 
 

@@ -336,3 +336,32 @@ def test_every_command_has_help_with_an_example() -> None:
         assert "Example" in result.stdout, command
     assert "ONLYOFFICE_TOKEN" in invoke("run", "--help").stdout
 
+
+def test_a_crm_that_fails_look_ups_exits_3_with_the_workbook(workdir: Path) -> None:
+    """A server that answers 500 to every look-up: exit 3, the error said, every invoice pending."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Broken(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"status": 1, "statusCode": 500, "error": {"message": "Database is down"}}'
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = invoke(*run_args(url, workdir / "j.sqlite", workdir / "invoices.xlsx"))
+    finally:
+        server.shutdown()
+    assert result.exit_code == 3, result.stderr
+    assert "Database is down" in result.stderr
+    assert result.summary["pending"] == 6
+    assert {r["status"] for r in invoices_sheet(Path(result.summary["results"])).values()} == {"pending"}
