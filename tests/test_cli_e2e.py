@@ -338,14 +338,21 @@ def test_every_command_has_help_with_an_example() -> None:
 
 
 def test_a_crm_that_fails_look_ups_exits_3_with_the_workbook(workdir: Path) -> None:
-    """A server that answers 500 to every look-up: exit 3, the error said, every invoice pending."""
+    """A server whose settings answer but whose look-ups fail with 500: exit 3, the error said, every
+    invoice pending, the workbook written."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Broken(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b'{"status": 1, "statusCode": 500, "error": {"message": "Database is down"}}'
-            self.send_response(500)
+            if self.path.startswith("/api/2.0/crm/invoice/settings"):
+                body, status = b'{"status": 0, "statusCode": 200, "response": {"terms": "Net 30"}}', 200
+            else:
+                body, status = (
+                    b'{"status": 1, "statusCode": 500, "error": {"message": "Database is down"}}',
+                    500,
+                )
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
