@@ -6,7 +6,11 @@
   see ``importer/sandbox/seed.py``), zeroed stats, no login failures. Cheap (a few milliseconds).
 - ``sandbox_factory`` (function): ``sandbox_factory(**SandboxConfig fields)`` starts a separate sandbox (port
   0 unless given) for tests needing fault knobs, racy numbers or other credentials; all stopped at teardown.
-Each server's base URL is ``server.url``; the default token is ``"sandbox"``.
+Each server's base URL is ``server.url``; the default token is ``"sandbox"`` (the administrator). Every
+sandbox also accepts an ordinary user, the viewer: token ``"sandbox-viewer"``, login ``viewer@example.com`` /
+``sandbox``; it gets 403 Access Denied on admin-only calls and on the private seed contact 9 (which its lists
+leave out). ``sandbox_factory(ssl_certfile=..., ssl_keyfile=...)`` serves https:// (see tests/test_tls.py).
+Fault injection restarts from a seed with ``server.reseed(n)``.
 """
 
 from __future__ import annotations

@@ -165,16 +165,16 @@ def test_paging_takes_count_and_start_index_and_reports_total(crm: httpx.Client)
     assert [item["id"] for item in body["response"]] == [3, 4, 5]
     assert (body["count"], body["startIndex"], body["total"]) == (3, 2, 9)
     contacts = crm.get("contact/filter", params={"count": 5, "startIndex": 5}).json()
-    assert [c["id"] for c in contacts["response"]] == [6, 7, 8]
-    assert (contacts["count"], contacts["total"]) == (3, 8)
+    assert [c["id"] for c in contacts["response"]] == [6, 7, 8, 9]
+    assert (contacts["count"], contacts["total"]) == (4, 9)
 
 
 def test_paging_count_is_at_most_1000(crm: httpx.Client) -> None:
     for i in range(995):
         crm.post("contact/company", json={"companyName": f"C{i}"})
     contacts = crm.get("contact/filter", params={"count": 5000}).json()
-    assert (contacts["count"], contacts["total"]) == (1000, 1003)
-    assert crm.get("contact/filter", params={"startIndex": 1000}).json()["count"] == 3
+    assert (contacts["count"], contacts["total"]) == (1000, 1004)
+    assert crm.get("contact/filter", params={"startIndex": 1000}).json()["count"] == 4
     assert crm.get("contact/filter").json()["count"] == 1000
 
 
@@ -360,6 +360,7 @@ def test_seeded_contacts_with_their_emails_in_common_data(crm: httpx.Client) -> 
         (6, "Northwind Traders", True),
         (7, "Northwind Traders", True),
         (8, "Umbrella Inc", True),
+        (9, "Pat Private", False),
     ]
     emails = [[row["data"] for row in c["commonData"] if row["infoType"] == 1] for c in contacts]
     assert emails == [
@@ -371,7 +372,9 @@ def test_seeded_contacts_with_their_emails_in_common_data(crm: httpx.Client) -> 
         ["ap@northwind.example"],
         ["finance@northwind-uk.example"],
         ["invoices@umbrella.example"],
+        ["pat@private.example"],
     ]
+    assert [c["isPrivate"] for c in contacts] == [False] * 8 + [True]
     jane = contacts[2]
     assert (jane["firstName"], jane["lastName"]) == ("Jane", "Smith")
     assert contacts[0]["companyName"] == "Acme Ltd"
@@ -386,6 +389,7 @@ def test_seeded_contact_info_ids(crm: httpx.Client) -> None:
     ]
     for contact_id in range(3, 9):
         assert [r["id"] for r in ok(crm.get(f"contact/{contact_id}/data"))] == [contact_id]
+    assert [(r["id"], r["data"]) for r in ok(crm.get("contact/9/data"))] == [(12, "pat@private.example")]
 
 
 @pytest.mark.parametrize(
@@ -427,25 +431,25 @@ def test_by_contact_info_needs_the_info_type(crm: httpx.Client) -> None:
 
 def test_create_person_and_company_and_their_info_rows(crm: httpx.Client) -> None:
     company = ok(crm.post("contact/company", json={"companyName": "Hooli"}), 201)
-    assert (company["id"], company["displayName"], company["isCompany"]) == (9, "Hooli", True)
+    assert (company["id"], company["displayName"], company["isCompany"]) == (10, "Hooli", True)
     person = ok(
-        crm.post("contact/person", json={"firstName": "Ada", "lastName": "Byron", "companyId": 9}), 201
+        crm.post("contact/person", json={"firstName": "Ada", "lastName": "Byron", "companyId": 10}), 201
     )
-    assert (person["id"], person["displayName"], person["company"]["id"]) == (10, "Ada Byron", 9)
+    assert (person["id"], person["displayName"], person["company"]["id"]) == (11, "Ada Byron", 10)
     info = ok(
         crm.post(
-            "contact/10/data",
+            "contact/11/data",
             json={"infoType": "Email", "data": "ada@hooli.example", "isPrimary": True, "category": "Work"},
         ),
         201,
     )
-    assert (info["id"], info["infoType"], info["category"], info["isPrimary"]) == (12, 1, 1, True)
-    phone = ok(crm.post("contact/10/data", json={"infoType": 0, "data": "+1 555", "category": "Mobile"}), 201)
+    assert (info["id"], info["infoType"], info["category"], info["isPrimary"]) == (13, 1, 1, True)
+    phone = ok(crm.post("contact/11/data", json={"infoType": 0, "data": "+1 555", "category": "Mobile"}), 201)
     assert (phone["infoType"], phone["category"]) == (0, 2)
-    assert ok(crm.get("contact/10"))["commonData"][0]["data"] == "ada@hooli.example"
+    assert ok(crm.get("contact/11"))["commonData"][0]["data"] == "ada@hooli.example"
     assert error(crm.post("contact/person", json={"firstName": "Solo"}), 400) == GENERIC
     assert error(crm.post("contact/company", json={}), 400) == GENERIC
-    assert error(crm.post("contact/10/data", json={"infoType": "Email", "data": ""}), 400) == GENERIC
+    assert error(crm.post("contact/11/data", json={"infoType": "Email", "data": ""}), 400) == GENERIC
 
 
 def test_address_rows_feed_the_invoice_address_rules(crm: httpx.Client) -> None:
@@ -458,11 +462,11 @@ def test_address_rows_feed_the_invoice_address_rules(crm: httpx.Client) -> None:
         "isPrimary": True,
     }
     row = ok(crm.post("contact/4/addressdata", json={"address": address}), 201)
-    assert (row["id"], row["infoType"], row["category"]) == (12, 7, 3)
+    assert (row["id"], row["infoType"], row["category"]) == (13, 7, 3)
     postal = ok(crm.post("contact/4/addressdata", json={"address": address | {"category": "Postal"}}), 201)
     assert postal["category"] == 1
     assert ok(crm.get("contact/4"))["addresses"][0]["city"] == "Oslo"
-    create(crm, "INV-A", contactId=4, billingAddressID=12, consigneeId=4, deliveryAddressID=13)
+    create(crm, "INV-A", contactId=4, billingAddressID=13, consigneeId=4, deliveryAddressID=14)
     response = crm.post(
         "invoice",
         json={
@@ -470,7 +474,7 @@ def test_address_rows_feed_the_invoice_address_rules(crm: httpx.Client) -> None:
             "issueDate": "2026-06-01",
             "dueDate": "2026-06-01",
             "contactId": 4,
-            "billingAddressID": 13,
+            "billingAddressID": 14,
             "currency": "EUR",
             "exchangeRate": 1,
             "terms": "t",

@@ -187,10 +187,10 @@ def test_reset_wipes_data_and_restarts_ids(fresh_sandbox: SandboxServer) -> None
         assert client.get("invoice/settings").json()["response"]["prefix"] == "INV-"
     fresh_sandbox.reset()
     with crm(fresh_sandbox) as client:
-        assert client.get("contact/filter").json()["total"] == 8
+        assert client.get("contact/filter").json()["total"] == 9
         assert client.get("invoice/filter").json()["total"] == 0
         company = client.post("contact/company", json={"companyName": "Again"}).json()["response"]
-        assert company["id"] == 9
+        assert company["id"] == 10
 
 
 def test_no_seed_starts_empty_but_with_settings_and_currencies(sandbox_factory: Any) -> None:
@@ -210,7 +210,7 @@ def test_a_database_file_keeps_its_data_across_restarts(tmp_path: Path) -> None:
     with SandboxServer(SandboxConfig(port=0, db=db)) as server:
         assert exists(server, "INV-KEEP")
         with crm(server) as client:
-            assert client.get("contact/filter").json()["total"] == 8  # not seeded twice
+            assert client.get("contact/filter").json()["total"] == 9  # not seeded twice
     assert db.exists()
 
 

@@ -47,6 +47,8 @@ HRESULT_FORMAT = -2146233033
 HRESULT_SECURITY = -2146233078
 HRESULT_GENERIC = -2146233088
 
+SCOPE_ADMIN = "sandbox.admin"  # True when the request's token belongs to the administrator
+
 
 class NotFound(Exception):
     pass
@@ -58,23 +60,35 @@ class LoginFailed(Exception):
 
 @dataclass
 class SandboxState:
-    """Everything the routes share: the store, credentials, counters and the fault settings."""
+    """Everything the routes share: the store, credentials, counters and the fault settings.
+
+    Two logins: the administrator (``user``, fixed ``token``) sees everything; the viewer (``viewer_user``,
+    fixed ``viewer_token``) is an ordinary CRM user: no admin-only calls, no private contacts.
+    """
 
     store: Store
     stats: SandboxStats
     token: str
     user: str
     password: str
+    viewer_token: str = "sandbox-viewer"
+    viewer_user: str = "viewer@example.com"
+    viewer_password: str = "sandbox"
     racy_numbers: bool = False
     drop_rate: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
-    tokens: set[str] = field(default_factory=set)
+    tokens: dict[str, bool] = field(default_factory=dict)  # issued by login -> is the administrator
     login_failures: dict[str, deque[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def token_valid(self, token: str) -> bool:
+    def admin_of(self, token: str) -> bool | None:
+        """True for an administrator's token, False for the viewer's, None for an unknown token."""
         with self.lock:
-            return token == self.token or token in self.tokens
+            if token == self.token:
+                return True
+            if token == self.viewer_token:
+                return False
+            return self.tokens.get(token)
 
     def clear_logins(self) -> None:
         with self.lock:
@@ -119,6 +133,21 @@ async def json_body(request: Request) -> dict[str, Any]:
     return parsed
 
 
+def is_admin(request: Request) -> bool:
+    return bool(request.scope.get(SCOPE_ADMIN, False))
+
+
+def demand_admin(request: Request) -> None:
+    """An admin-only call: 403 Access Denied for anyone else."""
+    if not is_admin(request):
+        raise PermissionError()
+
+
+def may_see(request: Request, contact: Row) -> bool:
+    """Whether the caller may see this contact: a private one only the administrator."""
+    return is_admin(request) or not contact.get("is_private")
+
+
 def _token_of(request: Request) -> str:
     header = request.headers.get("authorization", "").strip()
     if header[:7].lower() == "bearer ":
@@ -132,8 +161,11 @@ def endpoint(
     """Wrap a handler with the token check and the server's mapping of exceptions to answers."""
 
     async def run(request: Request) -> Response:
-        if auth and not state.token_valid(_token_of(request)):
-            return PlainTextResponse("Unauthorized", status_code=401)
+        if auth:
+            admin = state.admin_of(_token_of(request))
+            if admin is None:
+                return PlainTextResponse("Unauthorized", status_code=401)
+            request.scope[SCOPE_ADMIN] = admin
         try:
             return await handler(request, state)
         except DateFormatError as error:
@@ -168,16 +200,17 @@ async def login(request: Request, state: SandboxState) -> Response:
     else:
         args = {key.lower(): value for key, value in (await request.form()).items()}
     user, password = str(args.get("username") or ""), str(args.get("password") or "")
-    _check_login(state, user, password)
+    admin = _check_login(state, user, password)
     token = secrets.token_urlsafe(32)
     with state.lock:
-        state.tokens.add(token)
+        state.tokens[token] = admin
     expires = format_api_date(datetime.now(UTC) + TOKEN_LIFETIME)
     return success({"token": token, "expires": expires}, status=201)
 
 
-def _check_login(state: SandboxState, user: str, password: str) -> None:
-    """Raise (a 500) for a locked login or wrong credentials; record the failure."""
+def _check_login(state: SandboxState, user: str, password: str) -> bool:
+    """Whether the login is the administrator; raise (a 500) for a locked login or wrong credentials,
+    recording the failure."""
     key, now = user.lower(), time.monotonic()
     with state.lock:
         failures = state.login_failures.setdefault(key, deque())
@@ -185,9 +218,12 @@ def _check_login(state: SandboxState, user: str, password: str) -> None:
             failures.popleft()
         if len(failures) >= LOGIN_LOCK_ATTEMPTS:
             raise LoginFailed("Login Fail. Too many attempts")
-        if key != state.user.lower() or password != state.password:
-            failures.append(now)
-            raise LoginFailed("User authentication failed")
+        if key == state.user.lower() and password == state.password:
+            return True
+        if key == state.viewer_user.lower() and password == state.viewer_password:
+            return False
+        failures.append(now)
+        raise LoginFailed("User authentication failed")
 
 
 # --- invoices
@@ -196,7 +232,9 @@ def _check_login(state: SandboxState, user: str, password: str) -> None:
 async def create_invoice(request: Request, state: SandboxState) -> Response:
     body = await json_body(request)
     try:
-        invoice_id = await invoices.create_invoice(state.store, body, racy=state.racy_numbers)
+        invoice_id = await invoices.create_invoice(
+            state.store, body, racy=state.racy_numbers, admin=is_admin(request)
+        )
     except invoices.CultureNotFound:
         state.stats.count_invoice_create()
         raise
@@ -315,6 +353,7 @@ async def get_item(request: Request, state: SandboxState) -> Response:
 
 
 async def create_item(request: Request, state: SandboxState) -> Response:
+    demand_admin(request)
     return success(_item(state, catalog.create_item(state.store, await json_body(request))), status=201)
 
 
@@ -323,6 +362,7 @@ async def list_taxes(request: Request, state: SandboxState) -> Response:
 
 
 async def create_tax(request: Request, state: SandboxState) -> Response:
+    demand_admin(request)
     return success(tax_wrapper(catalog.create_tax(state.store, await json_body(request))), status=201)
 
 
@@ -337,12 +377,24 @@ def _contacts(state: SandboxState, rows: list[Row]) -> list[dict[str, Any]]:
     return [contact_wrapper(state.store, row) for row in rows]
 
 
+def _contact(request: Request, state: SandboxState) -> Row:
+    """The contact of the path: 404 if absent, 403 Access Denied if the caller may not see it."""
+    row = _found(state.store.get("contact", request.path_params["id"]))
+    if not may_see(request, row):
+        raise PermissionError()
+    return row
+
+
 def _contact_id(request: Request, state: SandboxState) -> int:
-    return int(_found(state.store.get("contact", request.path_params["id"]))["id"])
+    return int(_contact(request, state)["id"])
+
+
+def _visible(request: Request, rows: list[Row]) -> list[Row]:
+    return [row for row in rows if may_see(request, row)]
 
 
 async def filter_contacts(request: Request, state: SandboxState) -> Response:
-    rows = directory.filter_contacts(state.store, request.query_params.get("filterValue"))
+    rows = _visible(request, directory.filter_contacts(state.store, request.query_params.get("filterValue")))
     page = page_of(request.query_params)
     return success(_contacts(state, page.take(rows)), start=page.start, total=len(rows))
 
@@ -350,13 +402,12 @@ async def filter_contacts(request: Request, state: SandboxState) -> Response:
 async def contacts_by_info(request: Request, state: SandboxState) -> Response:
     params = {key.lower(): value for key, value in request.query_params.items()}
     info_type = directory.info_type_of(params.get("infotype"))
-    rows = directory.contacts_by_info(state.store, info_type, params.get("data"))
+    rows = _visible(request, directory.contacts_by_info(state.store, info_type, params.get("data")))
     return success(_contacts(state, rows))
 
 
 async def get_contact(request: Request, state: SandboxState) -> Response:
-    row = _found(state.store.get("contact", request.path_params["id"]))
-    return success(contact_wrapper(state.store, row))
+    return success(contact_wrapper(state.store, _contact(request, state)))
 
 
 async def contact_data(request: Request, state: SandboxState) -> Response:
@@ -393,7 +444,7 @@ async def get_deal(request: Request, state: SandboxState) -> Response:
 
 async def deal_contacts(request: Request, state: SandboxState) -> Response:
     deal = _found(state.store.get("deal", request.path_params["id"]))
-    return success(_contacts(state, directory.deal_members(state.store, deal["id"])))
+    return success(_contacts(state, _visible(request, directory.deal_members(state.store, deal["id"]))))
 
 
 async def create_deal(request: Request, state: SandboxState) -> Response:

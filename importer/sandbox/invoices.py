@@ -134,13 +134,22 @@ def _is_address(store: Store, address_id: int, contact_id: int, category: int) -
     )
 
 
-def validate_invoice(store: Store, draft: InvoiceDraft) -> None:
+def _demand_access(store: Store, contact_id: int, admin: bool) -> None:
+    """An existing contact (else 400) that the caller may see (else 403 Access Denied, as the server's
+    SecurityException): a private contact only the administrator may use."""
+    contact = store.get("contact", contact_id) if contact_id > 0 else None
+    _require(contact is not None)
+    if contact is not None and contact["is_private"] and not admin:
+        raise PermissionError()
+
+
+def validate_invoice(store: Store, draft: InvoiceDraft, admin: bool = True) -> None:
     """Every rule except the number's uniqueness (checked with the insert), in the contract's order."""
     _require(bool(draft.number))
     _require(draft.issue_date is not None and draft.due_date is not None)
-    _require(draft.contact_id > 0 and store.get("contact", draft.contact_id) is not None)
+    _demand_access(store, draft.contact_id, admin)
     if draft.consignee_id not in (0, draft.contact_id):
-        _require(store.get("contact", draft.consignee_id) is not None)
+        _demand_access(store, draft.consignee_id, admin)
     if draft.entity_id != 0:
         _require(store.get("deal", draft.entity_id) is not None)
         member = store.one(
@@ -225,14 +234,15 @@ def _check_language(language: str | None) -> None:
         )
 
 
-async def create_invoice(store: Store, body: dict[str, Any], racy: bool = False) -> int:
-    """Create an invoice as the server does; return its ID, or raise BadArgument / DateFormatError.
+async def create_invoice(store: Store, body: dict[str, Any], racy: bool = False, admin: bool = True) -> int:
+    """Create an invoice as the server does; return its ID, or raise BadArgument / DateFormatError, or
+    PermissionError when the contact or consignee is private and the caller not the administrator.
 
     By default the number check and the insert form one transaction. With ``racy`` they are apart, with a
     pause between them, so two concurrent creates of one number can both succeed, as on the real server.
     """
     draft = bind_invoice(body)
-    validate_invoice(store, draft)
+    validate_invoice(store, draft, admin)
     assert draft.number is not None
     if racy:
         _require(not number_exists(store, draft.number))

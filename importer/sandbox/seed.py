@@ -14,6 +14,9 @@ Invoice items (IDs 1-9, EUR): 1 Widget WID-001 7.70; 2 Gadget GAD-002 19.99;
 6 Shipping SHIP 15.00; 7 Adapter ADP-EU 4.50; 8 Adapter ADP-UK 4.75; 9 Widget XL "00731" 12.00.
 Taxes (IDs 1-4): "VAT 20%" 20; "VAT 25%" 25; "Reduced VAT 7%" 7; "GST 10%" 10.
 Deals (IDs 1-2): 1 "Acme renewal 2026" (contact and member: Acme, 1); 2 "Globex rollout" (Globex, 2).
+A private contact, appended after all of the above so that their IDs stay put: contact 9, person
+"Pat Private", pat@private.example (contact info ID 12), visible only to the administrator; the viewer login
+gets 403 Access Denied on it and does not find it in contact/filter or bycontactinfo.
 Invoice settings (written even without the demo data): see ``INVOICE_SETTINGS``.
 """
 
@@ -116,6 +119,9 @@ TAXES: tuple[tuple[str, str], ...] = (
 # (title, contact id)
 DEALS: tuple[tuple[str, int], ...] = (("Acme renewal 2026", 1), ("Globex rollout", 2))
 
+# private persons ("First Last", e-mail): contact IDs after CONTACTS, their e-mails after the addresses
+PRIVATE_CONTACTS: tuple[tuple[str, str], ...] = (("Pat Private", "pat@private.example"),)
+
 
 def write_settings(store: Store) -> None:
     """The invoice settings every CRM has."""
@@ -151,6 +157,27 @@ def load_demo_data(store: Store) -> None:
                 "deal", {"title": title, "description": "", "contact_id": contact_id, "created": created}
             )
             store.insert("deal_member", {"deal_id": deal_id, "contact_id": contact_id})
+        _load_private_contacts(store, created)
+
+
+def _load_private_contacts(store: Store, created: str) -> None:
+    for name, email in PRIVATE_CONTACTS:
+        first, _, last = name.partition(" ")
+        contact_id = store.insert(
+            "contact",
+            {
+                "is_company": 0,
+                "display_name": name,
+                "first_name": first,
+                "last_name": last,
+                "created": created,
+                "is_private": 1,
+            },
+        )
+        store.insert(
+            "contact_info",
+            {"contact_id": contact_id, "info_type": 1, "category": 1, "data": email, "is_primary": 1},
+        )
 
 
 def _load_contacts(store: Store, created: str) -> None:

@@ -6,6 +6,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -33,6 +34,9 @@ class SandboxConfig:
     token: str = "sandbox"
     user: str = "admin@example.com"
     password: str = "sandbox"
+    viewer_token: str = "sandbox-viewer"  # an ordinary user: no admin-only calls, no private contacts
+    viewer_user: str = "viewer@example.com"
+    viewer_password: str = "sandbox"
     seed: bool = True
     latency_ms: int = 0
     jitter_ms: int = 0
@@ -41,6 +45,8 @@ class SandboxConfig:
     rate_limit: tuple[int, float] | None = None  # (N requests, S seconds)
     racy_numbers: bool = False  # reproduce the real server's non-atomic number check
     random_seed: int | None = None  # for reproducible fault injection
+    ssl_certfile: Path | None = None  # serve https:// with this certificate (chain), PEM
+    ssl_keyfile: Path | None = None  # its private key, PEM (None: inside ssl_certfile)
 
 
 def _check_config(config: SandboxConfig) -> None:
@@ -50,6 +56,10 @@ def _check_config(config: SandboxConfig) -> None:
             raise ValueError(f"{name} must be between 0 and 1, not {value}")
     if config.latency_ms < 0 or config.jitter_ms < 0:
         raise ValueError("latency and jitter must not be negative")
+    if config.ssl_keyfile is not None and config.ssl_certfile is None:
+        raise ValueError("ssl_keyfile needs ssl_certfile")
+    if config.token == config.viewer_token:
+        raise ValueError("the administrator's and the viewer's tokens must differ")
 
 
 class _Server(uvicorn.Server):
@@ -69,6 +79,7 @@ class SandboxServer:
         self._store: Store | None = None
         self._state: SandboxState | None = None
         self._window = SlidingWindow(*config.rate_limit) if config.rate_limit else None
+        self._rng = random.Random(config.random_seed)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -83,9 +94,12 @@ class SandboxServer:
             token=self.config.token,
             user=self.config.user,
             password=self.config.password,
+            viewer_token=self.config.viewer_token,
+            viewer_user=self.config.viewer_user,
+            viewer_password=self.config.viewer_password,
             racy_numbers=self.config.racy_numbers,
             drop_rate=self.config.drop_rate,
-            rng=random.Random(self.config.random_seed),
+            rng=self._rng,
         )
         app = build_app(
             state,
@@ -94,6 +108,22 @@ class SandboxServer:
             error_rate=self.config.error_rate,
             window=self._window,
         )
+        uv_config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+            loop="asyncio",
+            http="h11",
+            ssl_certfile=self.config.ssl_certfile,
+            ssl_keyfile=self.config.ssl_keyfile,
+        )
+        try:
+            uv_config.load()  # here, not on the server thread: a bad certificate or key raises to the caller
+        except (OSError, ssl.SSLError):
+            self._close_store()
+            raise
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP (else +40 ms).
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -105,15 +135,6 @@ class SandboxServer:
             self._close_store()
             raise
         host, port = sock.getsockname()[:2]
-        uv_config = uvicorn.Config(
-            app,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-            loop="asyncio",
-            http="h11",
-        )
         self._server = _Server(uv_config)
         self._state = state
         self._thread = threading.Thread(
@@ -122,7 +143,8 @@ class SandboxServer:
         self._thread.start()
         self._wait_started(sock)
         shown_host = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown_host}:{port}"
+        scheme = "https" if self.config.ssl_certfile is not None else "http"
+        self.url = f"{scheme}://{shown_host}:{port}"
         return self
 
     def _wait_started(self, sock: socket.socket) -> None:
@@ -163,6 +185,10 @@ class SandboxServer:
         self._state.clear_logins()
         if self._window is not None:
             self._window.clear()
+
+    def reseed(self, random_seed: int) -> None:
+        """Restart the fault injection's random sequence (error rate, drop rate, jitter) from this seed."""
+        self._rng.seed(random_seed)
 
     def stop(self) -> None:
         """Shut down and wait for the server thread; remove a temporary database. Safe to call twice."""

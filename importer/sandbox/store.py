@@ -32,7 +32,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contact (
     id INTEGER PRIMARY KEY AUTOINCREMENT, is_company INTEGER NOT NULL, first_name TEXT, last_name TEXT,
     company_name TEXT, display_name TEXT NOT NULL, job_title TEXT, company_id INTEGER NOT NULL DEFAULT 0,
-    about TEXT, created TEXT NOT NULL);
+    about TEXT, created TEXT NOT NULL, is_private INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS contact_info (
     id INTEGER PRIMARY KEY AUTOINCREMENT, contact_id INTEGER NOT NULL, info_type INTEGER NOT NULL,
     category INTEGER NOT NULL, data TEXT NOT NULL, is_primary INTEGER NOT NULL);
@@ -82,6 +82,13 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=OFF")
         self._conn.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database file made by an older sandbox up to the current schema."""
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(contact)").fetchall()}
+        if "is_private" not in columns:
+            self._conn.execute("ALTER TABLE contact ADD COLUMN is_private INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self.lock:
