@@ -344,6 +344,16 @@ def template(out: Path) -> None:
 @click.option("--rate-limit", help="More than N requests in S seconds -> 503 with Retry-After, e.g. 500/10.")
 @click.option("--racy-numbers", is_flag=True, help="Keep the real server's non-atomic invoice number check.")
 @click.option("--random-seed", type=int, help="Seed for reproducible fault injection.")
+@click.option(
+    "--certfile",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Serve https:// with this certificate (PEM; the chain, and the key unless --keyfile).",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The certificate's key (PEM).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -359,13 +369,19 @@ def sandbox(
     rate_limit: str | None,
     racy_numbers: bool,
     random_seed: int | None,
+    certfile: Path | None,
+    keyfile: Path | None,
 ) -> None:
     """Serve a local ONLYOFFICE-compatible CRM for rehearsals and tests.
+
+    Besides the administrator (--user/--token) it accepts an ordinary user, viewer@example.com (password
+    "sandbox", token "sandbox-viewer"), who may not see the private demo contact 9 nor make admin-only calls.
 
     \b
     Example:
       invoice-import sandbox --port 8080 --latency-ms 50
       invoice-import run invoices.xlsx --url http://127.0.0.1:8080 --token sandbox --yes
+      invoice-import sandbox --certfile cert.pem --keyfile key.pem    (then run --url https://... --ca-bundle)
     """
     from importer.rates import parse_rate
     from importer.sandbox import SandboxConfig, run_sandbox
@@ -374,6 +390,8 @@ def sandbox(
         limit = parse_rate(rate_limit) if rate_limit else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate-limit") from exc
+    if keyfile is not None and certfile is None:
+        raise click.BadParameter("needs --certfile", param_hint="--keyfile")
     config = SandboxConfig(
         host=host,
         port=port,
@@ -389,6 +407,8 @@ def sandbox(
         rate_limit=limit,
         racy_numbers=racy_numbers,
         random_seed=random_seed,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
     )
     run_sandbox(config)
 
