@@ -222,7 +222,7 @@ def test_kill_at_random_moments_then_rerun_every_invoice_exactly_once(
     for round_no in range(KILL_ROUNDS):
         server.reset()
         # a fixed fault sequence per round (the sandbox's latency jitter and drops)
-        server._state.rng.seed(KILL_LOOP_SEED + round_no)  # type: ignore[union-attr]
+        server.reseed(KILL_LOOP_SEED + round_no)
         folder = tmp_path / f"round-{round_no:02}"
         folder.mkdir()
         numbers = write_invoices_csv(folder / "invoices.csv", rng, INVOICES_PER_ROUND)
