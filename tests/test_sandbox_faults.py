@@ -76,6 +76,22 @@ def test_error_rate_strikes_about_that_fraction_reproducibly(sandbox_factory: An
     assert 30 <= first.count(503) <= 90
 
 
+def test_reseed_restarts_the_fault_sequence_of_a_running_server(sandbox_factory: Any) -> None:
+    server = sandbox_factory(error_rate=0.3, random_seed=1)
+
+    def statuses() -> list[int]:
+        with crm(server) as client:
+            return [client.get("invoice/tax").status_code for _ in range(60)]
+
+    server.reseed(7)
+    first = statuses()
+    server.reseed(7)
+    assert statuses() == first
+    server.reseed(8)
+    assert statuses() != first
+    assert set(first) == {200, 503}
+
+
 def test_drop_saves_the_invoice_then_drops_the_connection(sandbox_factory: Any) -> None:
     server = sandbox_factory(drop_rate=1.0)
     with crm(server) as client:
