@@ -20,10 +20,11 @@ import re
 import sys
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import python_calamine
 
@@ -70,16 +71,17 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
     head = _read_head(path)
     if ext in CSV_EXTENSIONS:
         _refuse_binary_as_text(path, head)
-        cells, numbers = _read_csv(path, fmt)
+        cells, numbers, plain = _read_csv(path, fmt)
         table_sheet = None
     elif ext in WORKBOOK_EXTENSIONS:
         cells, numbers, table_sheet = _read_workbook(path, head, sheet)
+        plain = False
     else:
         raise InputFileError(
             f"{path.name}: files of type '{ext or '(no extension)'}' are not supported; "
             f"save it as one of {SUPPORTED} and run again."
         )
-    frame, row_numbers = _build_table(path, cells, numbers, table_sheet)
+    frame, row_numbers = _build_table(path, cells, numbers, table_sheet, plain=plain)
     return RawTable(
         frame=frame, row_numbers=row_numbers, source=path, sheet=table_sheet, sha256=sha256_file(path)
     )
@@ -171,7 +173,8 @@ def _refuse_binary_as_text(path: Path, head: bytes) -> None:
 # ----------------------------------------------------------------------------------------------- CSV
 
 
-def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
+def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int], bool]:
+    """The cells as text, their line numbers, and whether every cell is known to need no stripping."""
     data = path.read_bytes()
     text, encoding = _decode(path, data, fmt.encoding)
     nul = text.find("\x00")
@@ -191,10 +194,36 @@ def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
     bom = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0
     utf8 = data[bom + (match.end() if match else 0) :] if encoding in ("utf-8", "utf-8-sig") else None
     cells = _parse_csv_fast(body, delimiter, utf8)
+    plain = cells is not None and utf8 is not None and _plain_cells(utf8, delimiter)
     if cells is None:
         cells = _parse_csv_checked(path, body, delimiter, lead)
     numbers = list(range(lead + 1, lead + 1 + len(cells)))
-    return cells, numbers
+    return cells, numbers, plain
+
+
+_STRIPPED_BYTES = np.array(
+    [byte in (9, 11, 12, 32) or 28 <= byte <= 31 or byte >= 0x80 for byte in range(256)], dtype=bool
+)  # what str.strip removes, and every non-ASCII byte (a UTF-8 space is among them)
+
+
+def _plain_cells(utf8: bytes, delimiter: str) -> bool:
+    """True when no cell can need stripping or be longer than a cell may be, judged from the bytes alone:
+    no quote anywhere, no space-like (or non-ASCII) byte next to a delimiter, a line break or either end
+    of the file, and no stretch between delimiters and line breaks longer than MAX_CELL_CHARS."""
+    if b'"' in utf8 or len(delimiter.encode()) != 1:
+        return False
+    data = np.frombuffer(utf8, dtype=np.uint8)
+    if not len(data):
+        return True
+    separator = (data == ord(delimiter)) | (data == 10) | (data == 13)
+    spacey = _STRIPPED_BYTES[data]
+    if spacey[0] or spacey[-1] or (spacey[1:] & separator[:-1]).any() or (spacey[:-1] & separator[1:]).any():
+        return False
+    if len(data) <= MAX_CELL_CHARS:
+        return True
+    bounds = np.flatnonzero(separator)
+    gaps = np.diff(bounds, prepend=-1, append=len(data))
+    return int(gaps.max()) - 1 <= MAX_CELL_CHARS
 
 
 def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
@@ -546,7 +575,8 @@ def _check_zip(path: Path) -> None:
             _check_zip_directory(path, members)
             _check_zip_kind(path, {member.filename for member in members}, archive)
             for member in members:
-                _scan_member(path, archive, member)
+                if not _scan_member(path, archive, member, precise=False):
+                    _scan_member(path, archive, member, precise=True)
     except InputFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
@@ -604,13 +634,17 @@ def _check_zip_kind(path: Path, names: set[str], archive: zipfile.ZipFile) -> No
     )
 
 
-def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
-    """Stream one part: refuse DTDs/entities in XML, a size beyond the declared one, a sparse-cell bomb."""
+def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, *, precise: bool) -> bool:
+    """Stream one part: refuse DTDs/entities in XML, a size beyond the declared one, a sparse-cell bomb.
+
+    Not ``precise``, a sheet's cell references are only probed (see _within_extent); False when a probe
+    cannot vouch for the sheet, and the part must be scanned again precisely. True when it was checked.
+    """
     name = member.filename
     is_xml = name.lower().endswith((".xml", ".rels", ".vml")) or name == "[Content_Types].xml"
     is_sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
     if not is_xml:
-        return
+        return True
     patterns = list(_HOSTILE_XML)
     size, tail = 0, b""
     max_row, max_col = 0, 0
@@ -632,8 +666,10 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) 
                     f"{path.name}: refused: part '{name}' declares a DOCTYPE or ENTITY, which spreadsheets "
                     "never do (an XML entity attack); open the file in Excel and save it again as .xlsx."
                 )
-            if is_sheet:
+            if is_sheet and precise:
                 max_row, max_col = _extent(window, max_row, max_col)
+            elif is_sheet and not _within_extent(window):
+                return False
             tail = window[-256:]
     if is_sheet and max_row * max(max_col, 1) > MAX_SHEET_CELLS:
         raise InputFileError(
@@ -641,6 +677,7 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) 
             f"more than {MAX_SHEET_CELLS:,} cells to hold; delete the unused rows and columns "
             "(select them, Delete) and save again, or split the file."
         )
+    return True
 
 
 def _utf16_patterns(first_chunk: bytes) -> list[bytes]:
@@ -649,6 +686,31 @@ def _utf16_patterns(first_chunk: bytes) -> list[bytes]:
     if first_chunk.startswith((codecs.BOM_UTF16_BE, b"\x00<")):
         return [pattern.decode().encode("utf-16-be") for pattern in _HOSTILE_XML]
     return []
+
+
+def _greater_than(limit: int, longest: int = 7) -> bytes:
+    """A regular expression matching the strings of at most ``longest`` digits whose value exceeds
+    ``limit`` (and, harmlessly, some longer ones with leading zeros)."""
+    digits = str(limit)
+    options = [f"[0-9]{{{length}}}" for length in range(len(digits) + 1, longest + 1)]
+    for at, digit in enumerate(digits):
+        if digit != "9":
+            rest = len(digits) - at - 1
+            options.append(f"{digits[:at]}[{int(digit) + 1}-9][0-9]{{{rest}}}")
+    return "|".join(options).encode("ascii")
+
+
+# Cheap probes of a sheet's cell references, each a superset of what _CELL_REF finds: no column beyond
+# Z (no two letters), and no row beyond MAX_SHEET_CELLS // 26. Passing both, the sheet holds at most
+# 26 * (MAX_SHEET_CELLS // 26) <= MAX_SHEET_CELLS cells and needs no exact extent.
+_WIDE_REF = re.compile(rb'r="[A-Z]{2}')
+_FAR_REF = re.compile(rb'r="[A-Z]{0,3}(?:' + _greater_than(MAX_SHEET_CELLS // 26) + rb')"')
+
+
+def _within_extent(window: bytes) -> bool:
+    """True when no cell reference in ``window`` could take the sheet beyond MAX_SHEET_CELLS (assuming
+    the same of the rest); False means: unsure, find the exact extent."""
+    return _WIDE_REF.search(window) is None and _FAR_REF.search(window) is None
 
 
 def _extent(window: bytes, max_row: int, max_col: int) -> tuple[int, int]:
@@ -681,30 +743,39 @@ def column_letter(index: int) -> str:
 
 
 def _build_table(
-    path: Path, cells: pd.DataFrame, numbers: list[int], sheet: str | None
+    path: Path, cells: pd.DataFrame, numbers: list[int], sheet: str | None, *, plain: bool = False
 ) -> tuple[pd.DataFrame, list[int]]:
-    """Clean cells, find the header, name and filter the columns, drop blank rows."""
+    """Clean cells, find the header, name and filter the columns, drop blank rows.
+
+    ``plain``: every cell is text that needs no stripping and is short enough (see _plain_cells)."""
     where = f"{path.name}" + (f", sheet '{sheet}'" if sheet else "")
-    cleaned: dict[Any, list[Any]] = {}
+    cleaned: dict[Any, np.ndarray] = {}
+    filled: dict[Any, np.ndarray] = {}
     long_cells: set[Any] = set()
     for position in cells.columns:
-        cleaned[position], longest = _clean_column(cells[position].tolist())
+        if plain:
+            cleaned[position], filled[position] = _blank_to_none(cells[position].to_numpy(dtype=object))
+            continue
+        values, longest = _clean_column(cells[position].tolist())
+        cleaned[position] = _object_array(values)
+        filled[position] = ~pd.isna(cleaned[position])
         if longest > MAX_CELL_CHARS:
             long_cells.add(position)
-    frame = pd.DataFrame(cleaned, index=range(len(cells)), dtype=object)
-    keep = frame.notna().any(axis=1).to_numpy()
+    keep = _any_filled(list(filled.values()), len(cells))
     if not keep.any():
         raise InputFileError(f"{where}: has no data (every row is blank); check the file or the sheet.")
-    frame = frame[keep]
-    kept_numbers = [number for number, flag in zip(numbers, keep, strict=True) if flag]
-    header_values = list(frame.iloc[0])
-    data = frame.iloc[1:]
+    kept = np.flatnonzero(keep)
+    kept_numbers = np.asarray(numbers)[kept].tolist()
+    header_values = [cleaned[position][kept[0]] for position in cells.columns]
+    data_at = kept[1:]
     data_numbers = kept_numbers[1:]
-    columns = _name_columns(where, header_values, list(frame.columns), data)
-    data = data[[position for position, _ in columns]]
-    data.columns = [name for _, name in columns]
-    rows_keep = data.notna().any(axis=1).to_numpy() if len(data.columns) else data.index == -1
-    data = data[rows_keep].reset_index(drop=True)
+    columns = _name_columns(
+        where, header_values, list(cells.columns), lambda position: bool(filled[position][data_at].any())
+    )
+    rows_keep = _any_filled([filled[position][data_at] for position, _ in columns], len(data_at))
+    at = data_at[rows_keep]
+    data = pd.DataFrame({name: cleaned[position][at] for position, name in columns}, dtype=object)
+    data.index = pd.RangeIndex(len(at))
     data_numbers = [number for number, flag in zip(data_numbers, rows_keep, strict=True) if flag]
     if data.empty:
         raise InputFileError(
@@ -716,14 +787,55 @@ def _build_table(
     return data, data_numbers
 
 
+def _object_array(values: list[Any]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _blank_to_none(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Text cells with empty ones as None; and which are not empty."""
+    filled = values != ""
+    if not filled.all():
+        values = values.copy()
+        values[~filled] = None
+    return values, filled
+
+
+def _any_filled(filled: list[np.ndarray], count: int) -> np.ndarray:
+    """Per row, whether any of the columns has a value there (none when there are no columns)."""
+    result = np.zeros(count, dtype=bool)
+    for column in filled:
+        result |= column
+    return result
+
+
 def _clean_column(values: list[Any]) -> tuple[list[Any], int]:
     """Cells stripped, blanks as None, integral floats as int; and the length of the longest text."""
     try:
         stripped = list(map(str.strip, values))  # the common case: every cell is text
     except TypeError:
-        cleaned = [_clean(value) for value in values]
-        return cleaned, max((len(value) for value in cleaned if isinstance(value, str)), default=0)
-    return [value or None for value in stripped], max(map(len, stripped), default=0)
+        pass
+    else:
+        return [value or None for value in stripped], max(map(len, stripped), default=0)
+    kinds = set(map(type, values))
+    if kinds <= {float, type(None)}:  # a workbook column of numbers
+        return _clean_floats(values), 0
+    if not any(issubclass(kind, (str, float)) for kind in kinds):  # dates, ints, booleans: as they are
+        return values, 0
+    cleaned = [_clean(value) for value in values]
+    return cleaned, max((len(value) for value in cleaned if isinstance(value, str)), default=0)
+
+
+def _clean_floats(values: list[float | None]) -> list[Any]:
+    """:func:`_clean` of a column of floats and Nones, at once: NaN and None as None, integral as int."""
+    numbers = np.array(values, dtype=float)  # None becomes NaN
+    whole = (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53)
+    cleaned = numbers.astype(object)
+    cleaned[whole] = numbers[whole].astype(np.int64).astype(object)
+    cleaned[np.isnan(numbers)] = None
+    result: list[Any] = cleaned.tolist()
+    return result
 
 
 def _clean(value: Any) -> Any:
@@ -747,7 +859,7 @@ def _header_text(value: Any) -> str | None:
 
 
 def _name_columns(
-    where: str, header: list[Any], positions: list[Any], data: pd.DataFrame
+    where: str, header: list[Any], positions: list[Any], has_data: Callable[[Any], bool]
 ) -> list[tuple[Any, str]]:
     """(position, name) of each column kept: blank headers named by letter, result columns dropped."""
     named: list[tuple[Any, str]] = []
@@ -755,7 +867,7 @@ def _name_columns(
     for position, value in zip(positions, header, strict=True):
         text = _header_text(value)
         if text is None:
-            if not data[position].notna().any():
+            if not has_data(position):
                 continue
             text = f"column {column_letter(int(position) + 1)}"
         if normalize_header(text) in _RESULT_KEYS:

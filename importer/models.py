@@ -111,7 +111,7 @@ class MappedTable:
     defaults: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One invoice line (one input row)."""
 
@@ -141,7 +141,7 @@ class Outcome:
     message: str = ""  # for failed/exists/skipped: what happened, in words
 
 
-@dataclass
+@dataclass(slots=True)
 class Invoice:
     """One invoice: the rows sharing an invoice number, in row order."""
 

@@ -111,8 +111,11 @@ def _nones(index: pd.Index) -> pd.Series:
 
 def _blank(values: pd.Series) -> pd.Series:
     """Blank cells: None, NaN and text that is empty or only spaces."""
+    if _all_text(values):  # one Python pass: no conversion to the string dtype and back
+        flags = [not isinstance(value, str) or not value.strip() for value in values.tolist()]
+        return pd.Series(flags, index=values.index, dtype=bool)
     blank = values.isna()
-    text = values.map(lambda v: isinstance(v, str)) if not _all_text(values) else ~blank
+    text = values.map(lambda v: isinstance(v, str))
     if text.any():
         blank = blank | (text & values.where(text, "x").astype(str).str.strip().eq(""))
     return blank

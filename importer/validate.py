@@ -34,7 +34,7 @@ from importer.parse import (
     unique_parser,
 )
 from schemas import invoices as invoice_schema
-from schemas.rows import ROW_SCHEMA, message
+from schemas.rows import CHECKED_COLUMNS, ROW_CHECKS, message
 
 BUILT_IN_DEFAULTS: dict[str, str] = {
     "exchange_rate": "1",
@@ -320,9 +320,11 @@ class _Reported:
 
 
 def _check_frame(filled: dict[str, Coded]) -> pd.DataFrame:
-    """The frame the schemas check: numbers and IDs as float64, dates as datetime64, text as is."""
+    """The frame the schemas check (the columns a row can fail on): numbers and IDs as float64, dates
+    as datetime64, text as is."""
     checked: dict[str, Any] = {}
-    for column, coded in filled.items():
+    for column in CHECKED_COLUMNS:
+        coded = filled[column]
         kind = BY_NAME[column].kind
         if kind in (Kind.NUMBER, Kind.INTEGER):
             numbers = pd.to_numeric(pd.Series(coded.values, dtype=object)).astype(float).to_numpy()
@@ -351,7 +353,7 @@ def _row_schema_errors(
     shown_value: _Shown,
 ) -> list[CellError]:
     errors = []
-    for column, check, index in _cases(_failure_cases(ROW_SCHEMA, check_frame)):
+    for column, check, index in _cases(_failure_cases(ROW_CHECKS, check_frame)):
         position = int(index)
         row = int(_at(rows, position))
         if not report(position, column) or (row, column) in bad_cells:

@@ -21,8 +21,9 @@ def _due_not_before_issue(frame: pd.DataFrame) -> pd.Series:
 
 INVOICE_SCHEMA = pa.DataFrameSchema(
     {
-        "invoice_number": pa.Column(None, nullable=False,
-                                    checks=[pa.Check(_unique_ignoring_case, name="duplicate_number")]),
+        "invoice_number": pa.Column(
+            None, nullable=False, checks=[pa.Check(_unique_ignoring_case, name="duplicate_number")]
+        ),
         "issue_date": pa.Column(None, nullable=True),
         "due_date": pa.Column(None, nullable=True),
     },
@@ -36,5 +37,5 @@ CHECK_COLUMN: dict[str, str] = {"due_before_issue": "due_date"}
 MESSAGES: dict[str, str] = {
     "due_before_issue": "The due date is before the issue date {issue}: correct one of them.",
     "duplicate_number": "The CRM treats invoice numbers that differ only in upper/lower case as the same "
-                        "number, and {others} is also in this file: give one of them another number.",
+    "number, and {others} is also in this file: give one of them another number.",
 }

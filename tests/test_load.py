@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from importer.errors import InputFileError
-from importer.load import column_letter, load_table, sha256_file
+from importer.load import MAX_SHEET_CELLS, _greater_than, column_letter, load_table, sha256_file
 from importer.models import FormatOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
@@ -51,11 +52,15 @@ def write_ods(path: Path, rows: list[list[object]], sheet: str = "Invoices") -> 
         if value is None:
             return "<table:table-cell/>"
         if isinstance(value, date):
-            return (f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
-                    f"<text:p>{value.isoformat()}</text:p></table:table-cell>")
+            return (
+                f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
+                f"<text:p>{value.isoformat()}</text:p></table:table-cell>"
+            )
         if isinstance(value, int | float):
-            return (f'<table:table-cell office:value-type="float" office:value="{value}">'
-                    f"<text:p>{value}</text:p></table:table-cell>")
+            return (
+                f'<table:table-cell office:value-type="float" office:value="{value}">'
+                f"<text:p>{value}</text:p></table:table-cell>"
+            )
         text = escape(str(value))
         return f'<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>'
 
@@ -89,10 +94,26 @@ def write_ods(path: Path, rows: list[list[object]], sheet: str = "Invoices") -> 
 
 def test_european_csv_semicolons_cp1252_and_decimal_commas_kept_as_text() -> None:
     table = load_table(FIXTURES / "european.csv")
-    assert list(table.frame.columns) == ["Rechnungsnummer", "Datum", "Fällig", "Kunde", "Währung", "Artikel",
-                                         "Menge", "Preis"]
-    assert table.frame.iloc[0].tolist() == ["RE-0001", "01.02.2026", "03.03.2026", "Müller GmbH", "EUR",
-                                            "Schraube €", "2", "1.234,50"]
+    assert list(table.frame.columns) == [
+        "Rechnungsnummer",
+        "Datum",
+        "Fällig",
+        "Kunde",
+        "Währung",
+        "Artikel",
+        "Menge",
+        "Preis",
+    ]
+    assert table.frame.iloc[0].tolist() == [
+        "RE-0001",
+        "01.02.2026",
+        "03.03.2026",
+        "Müller GmbH",
+        "EUR",
+        "Schraube €",
+        "2",
+        "1.234,50",
+    ]
     assert table.frame["Preis"].tolist() == ["1.234,50", "0,75"]
     assert table.row_numbers == [2, 3]
     assert table.sheet is None
@@ -130,16 +151,25 @@ def test_continuation_rows_keep_blank_invoice_cells_as_none() -> None:
 def test_identifiers_keep_leading_zeros_and_na_words_stay_text() -> None:
     table = load_table(FIXTURES / "leading_zeros.csv")
     assert table.frame.iloc[0].tolist()[:6] == ["00042", "2026-01-02", "2026-02-01", "0007", "EUR", "000123"]
-    assert table.frame.iloc[1].tolist() == ["NA", "2026-01-02", "2026-02-01", "null", "EUR", "N/A", "2",
-                                            "nan"]
+    assert table.frame.iloc[1].tolist() == [
+        "NA",
+        "2026-01-02",
+        "2026-02-01",
+        "null",
+        "EUR",
+        "N/A",
+        "2",
+        "nan",
+    ]
     assert all(isinstance(v, str) for v in table.frame.iloc[0])
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
 def test_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
     path = tmp_path / "d.csv"
-    path.write_text(f"a{delimiter}b{delimiter}c\n1,5{delimiter}x{delimiter}\n" if delimiter != ","
-                    else "a,b,c\n1.5,x,\n")
+    path.write_text(
+        f"a{delimiter}b{delimiter}c\n1,5{delimiter}x{delimiter}\n" if delimiter != "," else "a,b,c\n1.5,x,\n"
+    )
     table = load_table(path)
     assert list(table.frame.columns) == ["a", "b", "c"]
     assert table.frame.iloc[0].tolist() == ["1,5" if delimiter != "," else "1.5", "x", None]
@@ -212,8 +242,10 @@ def test_column_letters() -> None:
 def test_large_csv_is_read_within_a_small_factor_of_bare_pandas(tmp_path: Path) -> None:
     line = "INV-{0:06d},2026-01-02,2026-02-01,c{0}@example.com,EUR,SKU-{0},3,12.50,0,VAT,note,text\n"
     path = tmp_path / "big.csv"
-    path.write_text("invoice_number,issue_date,due_date,contact,currency,item,quantity,price,discount,"
-                    "tax1,description,line_description\n" + "".join(line.format(i) for i in range(50_000)))
+    path.write_text(
+        "invoice_number,issue_date,due_date,contact,currency,item,quantity,price,discount,"
+        "tax1,description,line_description\n" + "".join(line.format(i) for i in range(50_000))
+    )
     started = time.perf_counter()
     pd.read_csv(path)
     bare = time.perf_counter() - started
@@ -228,21 +260,47 @@ def test_large_csv_is_read_within_a_small_factor_of_bare_pandas(tmp_path: Path) 
 
 
 def test_workbook_keeps_native_dates_and_numbers(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "dates.xlsx", {"Invoices": [
-        HEADER,
-        ["00012", date(2026, 1, 2), datetime(2026, 2, 1, 9, 30), " a@example.com ", "EUR", "W-1", 3, 7.7],
-    ]})
+    path = write_xlsx(
+        tmp_path / "dates.xlsx",
+        {
+            "Invoices": [
+                HEADER,
+                [
+                    "00012",
+                    date(2026, 1, 2),
+                    datetime(2026, 2, 1, 9, 30),
+                    " a@example.com ",
+                    "EUR",
+                    "W-1",
+                    3,
+                    7.7,
+                ],
+            ]
+        },
+    )
     row = values(path)[0]
-    assert row == ["00012", date(2026, 1, 2), datetime(2026, 2, 1, 9, 30), "a@example.com", "EUR", "W-1", 3,
-                   7.7]
+    assert row == [
+        "00012",
+        date(2026, 1, 2),
+        datetime(2026, 2, 1, 9, 30),
+        "a@example.com",
+        "EUR",
+        "W-1",
+        3,
+        7.7,
+    ]
     assert isinstance(row[1], date) and isinstance(row[6], int) and isinstance(row[7], float)
 
 
 def test_first_visible_sheet_is_read_and_sheet_option_chooses(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "hidden.xlsx", {
-        "Lists": [["currency"], ["EUR"]],
-        "Invoices": [HEADER, ["INV-1", "2026-01-02", "2026-02-01", "a@example.com", "EUR", "W-1", 1, 2]],
-    }, hidden=("Lists",))
+    path = write_xlsx(
+        tmp_path / "hidden.xlsx",
+        {
+            "Lists": [["currency"], ["EUR"]],
+            "Invoices": [HEADER, ["INV-1", "2026-01-02", "2026-02-01", "a@example.com", "EUR", "W-1", 1, 2]],
+        },
+        hidden=("Lists",),
+    )
     table = load_table(path)
     assert table.sheet == "Invoices"
     assert load_table(path, sheet="Lists").frame["currency"].tolist() == ["EUR"]
@@ -284,15 +342,20 @@ def test_xlsm_is_read(tmp_path: Path) -> None:
 
 
 def test_ods_is_read_with_dates_and_numbers(tmp_path: Path) -> None:
-    path = write_ods(tmp_path / "book.ods", [
-        ["invoice_number", "issue_date", "quantity"],
-        ["0042", date(2026, 1, 2), 2.5],
-        [None, None, None],
-        ["INV-2", date(2026, 1, 3), 4],
-    ])
+    path = write_ods(
+        tmp_path / "book.ods",
+        [
+            ["invoice_number", "issue_date", "quantity"],
+            ["0042", date(2026, 1, 2), 2.5],
+            [None, None, None],
+            ["INV-2", date(2026, 1, 3), 4],
+        ],
+    )
     table = load_table(path)
-    assert table.frame.to_numpy().tolist() == [["0042", date(2026, 1, 2), 2.5],
-                                               ["INV-2", date(2026, 1, 3), 4]]
+    assert table.frame.to_numpy().tolist() == [
+        ["0042", date(2026, 1, 2), 2.5],
+        ["INV-2", date(2026, 1, 3), 4],
+    ]
     assert table.row_numbers == [2, 4]
     assert table.sheet == "Invoices"
 
@@ -303,4 +366,60 @@ def test_workbook_with_an_empty_sheet_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "blank.xlsx"
     path.write_bytes(buffer.getvalue())
     with pytest.raises(InputFileError, match=r"blank\.xlsx: sheet 'Sheet' is empty"):
+        load_table(path)
+
+
+# ------------------------------------------------------------------------- fast paths keep the behaviour
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a,b\nx,1\n",  # plain: no stripping needed
+        "a,b\n x,1\n",  # space after a line break
+        "a,b\nx ,1\n",  # space before a delimiter
+        "a,b\nx,1 ",  # space at the end of the file
+        'a,b\n" x ",1\n',  # quoted
+        "a,b\nx,\u00a01\n",  # a non-breaking space
+        "a;b\nx ; 1\n",
+        "a,b\nx,\n,\n",  # empty cells and a blank row
+    ],
+)
+def test_csv_cells_are_stripped_whether_or_not_the_bytes_show_spaces(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(body, encoding="utf-8")
+    rows = values(path)
+    assert rows[0][0] == "x"
+    assert all(value is None or (value == value.strip() and value) for row in rows for value in row)
+
+
+def test_long_unquoted_csv_cell_is_refused_with_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text(",".join(HEADER) + "\nA1,2026-01-01,2026-02-01,c,EUR," + "x" * 40_000 + ",1,2\n")
+    with pytest.raises(InputFileError, match="row 2, column 'item' holds 40,000 characters"):
+        load_table(path)
+
+
+def test_workbook_number_columns_cleaned_at_once(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "n.xlsx", {"S": [["a", "b"], [1.0, 2.5], [None, -0.0], [7.25, 2.0**53]]})
+    assert values(path) == [[1, 2.5], [None, 0], [7.25, float(2**53)]]
+    assert [type(v) for v in values(path)[0]] == [int, float]
+
+
+def test_sparse_cell_far_below_is_refused_even_where_probes_are_used(tmp_path: Path) -> None:
+    limit = MAX_SHEET_CELLS // 26
+    pattern = re.compile(b"(?:" + _greater_than(limit) + b")")
+    for number in (0, 1, limit - 1, limit, limit + 1, 999_999, 1_000_000, 9_999_999):
+        assert (pattern.fullmatch(str(number).encode()) is not None) == (number > limit)
+    path = write_xlsx(tmp_path / "far.xlsx", {"S": [["a"], [1]]})
+    data = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                far = f'<row r="{limit + 1}"><c r="Z{limit + 1}" t="n"><v>1</v></c></row>'.encode()
+                content = content.replace(b"</sheetData>", far + b"</sheetData>")
+            target.writestr(item, content)
+    path.write_bytes(data.getvalue())
+    with pytest.raises(InputFileError, match=f"row {limit + 1}, column 26"):
         load_table(path)
