@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from importer import client, pipeline
+from importer import pipeline, rates
 from importer.journal import Journal
 from importer.pipeline import Connection, RunOptions, Source, run_command
 from importer.sandbox import SandboxConfig, SandboxServer
@@ -421,7 +421,7 @@ def test_ctrl_c_while_the_command_line_is_read_exits_130(monkeypatch: pytest.Mon
     def interrupted(_text: str) -> tuple[int, float]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(client, "parse_rate", interrupted)  # called while the options are parsed
+    monkeypatch.setattr(rates, "parse_rate", interrupted)  # called while the options are parsed
     result = invoke("run", "in.csv", "--url", "http://127.0.0.1:9", "--yes")
     assert result.exit_code == INTERRUPT_EXIT
     assert "Interrupted." in result.stderr and "Aborted" not in result.stderr
