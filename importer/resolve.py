@@ -476,15 +476,6 @@ async def _items_for(fetch: _Fetcher, value: str) -> list[ItemRecord]:
 
 async def _resolve_contacts(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:
     keys = {contact_key(v): v.strip() for v in values}
-    listing = await fetch.listing_if_cheaper("contacts", "contact/filter", len(keys))
-    if listing is not None:
-        refs.strategy["contacts"] = "listed"
-        records = [contact_record(c) for c in _as_list(listing)]
-        refs.contact_records.update((c.id, c) for c in records)
-        for key, value in keys.items():
-            refs.contacts[key] = match_contact(value, records)
-        return
-    refs.strategy["contacts"] = "individual"
 
     async def one(key: str, value: str) -> None:
         records, note = await _contacts_for(fetch, value)
@@ -492,7 +483,19 @@ async def _resolve_contacts(fetch: _Fetcher, refs: ReferenceData, values: set[st
         match = match_contact(value, records)
         refs.contacts[key] = Match(value, match.found, match.suggestion, note) if note else match
 
-    await asyncio.gather(*(one(k, v) for k, v in keys.items()))
+    listing = await fetch.listing_if_cheaper("contacts", "contact/filter", len(keys))
+    if listing is None:
+        refs.strategy["contacts"] = "individual"
+        await asyncio.gather(*(one(k, v) for k, v in keys.items()))
+        return
+    refs.strategy["contacts"] = "listed"
+    records = [contact_record(c) for c in _as_list(listing)]
+    refs.contact_records.update((c.id, c) for c in records)
+    for key, value in keys.items():
+        refs.contacts[key] = match_contact(value, records)
+    # An ID the listing lacks may be a contact this user may not see: ask for it, to say which it is.
+    missing_ids = [(k, v) for k, v in keys.items() if not refs.contacts[k].found and id_of(v) is not None]
+    await asyncio.gather(*(one(k, v) for k, v in missing_ids))
 
 
 async def _resolve_items(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:

@@ -244,11 +244,6 @@ def test_cli_as_the_viewer_reports_the_private_contact_on_its_invoice(
     assert fresh_sandbox.stats.invoice_creates == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="importer/resolve.py: with several contacts it lists contact/filter instead of asking "
-    "contact/{id}; the viewer's list leaves the private contact out, so the message says 'no contact'",
-)
 def test_cli_as_the_viewer_says_private_also_among_other_contacts(
     fresh_sandbox: SandboxServer, tmp_path: Path
 ) -> None:
