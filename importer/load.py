@@ -661,7 +661,8 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
                     "the file is damaged or hostile: open it in Excel and save it again."
                 )
             window = tail + chunk
-            if any(pattern in window for pattern in patterns):
+            plain = len(patterns) == len(_HOSTILE_XML)  # both start with "<!": one search rules both out
+            if (not plain or b"<!" in window) and any(pattern in window for pattern in patterns):
                 raise InputFileError(
                     f"{path.name}: refused: part '{name}' declares a DOCTYPE or ENTITY, which spreadsheets "
                     "never do (an XML entity attack); open the file in Excel and save it again as .xlsx."
@@ -700,17 +701,16 @@ def _greater_than(limit: int, longest: int = 7) -> bytes:
     return "|".join(options).encode("ascii")
 
 
-# Cheap probes of a sheet's cell references, each a superset of what _CELL_REF finds: no column beyond
-# Z (no two letters), and no row beyond MAX_SHEET_CELLS // 26. Passing both, the sheet holds at most
+# One cheap probe of a sheet's cell references, finding (at least) those of _CELL_REF beyond column Z
+# (two letters or more) or beyond row MAX_SHEET_CELLS // 26. Finding none, the sheet holds at most
 # 26 * (MAX_SHEET_CELLS // 26) <= MAX_SHEET_CELLS cells and needs no exact extent.
-_WIDE_REF = re.compile(rb'r="[A-Z]{2}')
-_FAR_REF = re.compile(rb'r="[A-Z]{0,3}(?:' + _greater_than(MAX_SHEET_CELLS // 26) + rb')"')
+_BEYOND_REF = re.compile(rb'r="(?:[A-Z]{2}|[A-Z]?(?:' + _greater_than(MAX_SHEET_CELLS // 26) + rb')")')
 
 
 def _within_extent(window: bytes) -> bool:
     """True when no cell reference in ``window`` could take the sheet beyond MAX_SHEET_CELLS (assuming
     the same of the rest); False means: unsure, find the exact extent."""
-    return _WIDE_REF.search(window) is None and _FAR_REF.search(window) is None
+    return _BEYOND_REF.search(window) is None
 
 
 def _extent(window: bytes, max_row: int, max_col: int) -> tuple[int, int]:
@@ -756,8 +756,7 @@ def _build_table(
         if plain:
             cleaned[position], filled[position] = _blank_to_none(cells[position].to_numpy(dtype=object))
             continue
-        values, longest = _clean_column(cells[position].tolist())
-        cleaned[position] = _object_array(values)
+        cleaned[position], longest = _clean_column(cells[position].tolist())
         filled[position] = ~pd.isna(cleaned[position])
         if longest > MAX_CELL_CHARS:
             long_cells.add(position)
@@ -788,9 +787,7 @@ def _build_table(
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _blank_to_none(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -810,21 +807,36 @@ def _any_filled(filled: list[np.ndarray], count: int) -> np.ndarray:
     return result
 
 
-def _clean_column(values: list[Any]) -> tuple[list[Any], int]:
-    """Cells stripped, blanks as None, integral floats as int; and the length of the longest text."""
+def _clean_column(values: list[Any]) -> tuple[np.ndarray, int]:
+    """Cells stripped, blanks as None, integral floats as int; and the length of the longest text.
+
+    Done per kind of value: all the text cells at once, all the float cells at once (a workbook column
+    is text in its header and numbers or dates below)."""
     try:
         stripped = list(map(str.strip, values))  # the common case: every cell is text
     except TypeError:
         pass
     else:
-        return [value or None for value in stripped], max(map(len, stripped), default=0)
-    kinds = set(map(type, values))
-    if kinds <= {float, type(None)}:  # a workbook column of numbers
-        return _clean_floats(values), 0
-    if not any(issubclass(kind, (str, float)) for kind in kinds):  # dates, ints, booleans: as they are
-        return values, 0
-    cleaned = [_clean(value) for value in values]
-    return cleaned, max((len(value) for value in cleaned if isinstance(value, str)), default=0)
+        return _object_array([value or None for value in stripped]), max(map(len, stripped), default=0)
+    cells = _object_array(values)
+    kinds = list(map(type, values))
+    number_of = {kind: number for number, kind in enumerate(set(kinds))}
+    numbers = np.fromiter(map(number_of.__getitem__, kinds), dtype=np.int64, count=len(kinds))
+    cleaned = cells.copy()
+    longest = 0
+    for kind, number in number_of.items():
+        at = np.flatnonzero(numbers == number)
+        if kind is str:
+            texts = [value.strip() for value in cells[at].tolist()]
+            longest = max(longest, max(map(len, texts), default=0))
+            cleaned[at] = _object_array([text or None for text in texts])
+        elif kind is float:
+            cleaned[at] = _object_array(_clean_floats(cells[at].tolist()))
+        elif issubclass(kind, (str, float)):
+            some = [_clean(value) for value in cells[at].tolist()]
+            longest = max(longest, max((len(value) for value in some if isinstance(value, str)), default=0))
+            cleaned[at] = _object_array(some)
+    return cleaned, longest
 
 
 def _clean_floats(values: list[float | None]) -> list[Any]:
