@@ -111,9 +111,14 @@ def _nones(index: pd.Index) -> pd.Series:
 
 def _blank(values: pd.Series) -> pd.Series:
     """Blank cells: None, NaN and text that is empty or only spaces."""
-    if _all_text(values):  # one Python pass: no conversion to the string dtype and back
-        flags = [not isinstance(value, str) or not value.strip() for value in values.tolist()]
-        return pd.Series(flags, index=values.index, dtype=bool)
+    if _all_text(values):  # no conversion to the string dtype and back
+        cells = values.tolist()
+        try:
+            lengths = np.fromiter(map(len, map(str.strip, cells)), dtype=np.int64, count=len(cells))
+        except TypeError:  # a missing value among the text
+            flags = [not isinstance(value, str) or not value.strip() for value in cells]
+            return pd.Series(flags, index=values.index, dtype=bool)
+        return pd.Series(lengths == 0, index=values.index, dtype=bool)
     blank = values.isna()
     text = values.map(lambda v: isinstance(v, str))
     if text.any():
