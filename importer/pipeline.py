@@ -26,7 +26,7 @@ from importer.journal import Journal, default_journal_path
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
 from importer.models import Invoice, MappingConfig, Outcome, RunInfo, Status, Validation
-from importer.post import classify_existing, post_invoices
+from importer.post import classify_existing, list_existing, post_invoices
 from importer.resolve import resolve_invoices
 from importer.results import check_results_path, default_results_path, summary_counts, write_results
 from importer.validate import validate_table
@@ -302,18 +302,22 @@ async def import_online(
         allow_http=conn.allow_http,
         log=log,
     )
-    valid = [invoice for invoice in validation.invoices if invoice.is_valid]
     with Journal.open(journal_path, crm_url) as journal, sigint_sets(stop):
         if report.interrupted:  # Ctrl-C while the journal was being opened
             stop.set()
         try:
             async with client:
-                if validation.invoices:  # the access check and the look-ups, side by side
-                    await asyncio.gather(client.check_access(), resolve_invoices(validation.invoices, client))
+                if validation.invoices:  # the access check, the look-ups and the numbers in use, side by side
+                    _, _, existing = await asyncio.gather(
+                        client.check_access(),
+                        resolve_invoices(validation.invoices, client),
+                        list_existing(validation.invoices, client),
+                    )
+                    await classify_existing(
+                        validation.invoices, client, journal, existing=existing, listed=True
+                    )
                 else:
                     await client.check_access()
-                if valid:
-                    await classify_existing(validation.invoices, client, journal)
                 plan = make_plan(crm_url, validation.invoices)
                 report.plan = plan
                 if stop.is_set():

@@ -111,15 +111,33 @@ def describe_sent(payload: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------- before posting: classify
 
 
-async def classify_existing(invoices: list[Invoice], client: CrmClient, journal: Journal) -> None:
+ExistingInvoices = dict[str, CrmInvoice]  # every CRM invoice by case-folded number
+
+
+async def list_existing(invoices: list[Invoice], client: CrmClient) -> ExistingInvoices | None:
+    """Every CRM invoice by case-folded number, when one paged listing costs fewer requests than a
+    look-up per invoice to check; else None. Needs only the numbers, so it can run beside the look-ups
+    of the pre-flight; pass its answer to :func:`classify_existing`."""
+    return await _list_if_cheaper(sum(1 for i in invoices if i.is_valid and i.outcome is None), client)
+
+
+async def classify_existing(
+    invoices: list[Invoice],
+    client: CrmClient,
+    journal: Journal,
+    *,
+    existing: ExistingInvoices | None = None,
+    listed: bool = False,
+) -> None:
     """Give ``skipped`` / ``exists`` to valid invoices whose number the CRM already has; leave the rest.
 
-    Uses one paged listing of all invoices when that costs fewer requests than one look-up per invoice.
+    Uses one paged listing of all invoices when that costs fewer requests than one look-up per invoice;
+    with ``listed``, ``existing`` is that listing, already fetched (None: look each one up).
     """
     todo = [invoice for invoice in invoices if invoice.is_valid and invoice.outcome is None]
     if not todo:
         return
-    listing = await _list_if_cheaper(len(todo), client)
+    listing = existing if listed else await _list_if_cheaper(len(todo), client)
     if listing is not None:
         found = [listing.get(number_key(invoice.number)) for invoice in todo]
     else:
