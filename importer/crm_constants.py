@@ -6,9 +6,33 @@ from dataclasses import dataclass
 
 # Culture names the CRM offers for an invoice's language.
 LANGUAGES: tuple[str, ...] = (
-    "en-US", "fr-FR", "de-DE", "es-ES", "en-GB", "ru-RU", "lv-LV", "pt-PT", "pt-BR",
-    "it-IT", "tr-TR", "el-GR", "zh-CN", "pl-PL", "cs-CZ", "uk-UA", "vi-VN", "fi-FI",
-    "az-Latn-AZ", "ko-KR", "ja-JP", "sl-SI", "sk-SK", "nl-NL", "es-MX", "de-CH", "bg-BG",
+    "en-US",
+    "fr-FR",
+    "de-DE",
+    "es-ES",
+    "en-GB",
+    "ru-RU",
+    "lv-LV",
+    "pt-PT",
+    "pt-BR",
+    "it-IT",
+    "tr-TR",
+    "el-GR",
+    "zh-CN",
+    "pl-PL",
+    "cs-CZ",
+    "uk-UA",
+    "vi-VN",
+    "fi-FI",
+    "az-Latn-AZ",
+    "ko-KR",
+    "ja-JP",
+    "sl-SI",
+    "sk-SK",
+    "nl-NL",
+    "es-MX",
+    "de-CH",
+    "bg-BG",
 )
 
 

@@ -49,8 +49,16 @@ INFO_TYPE_EMAIL = 1
 INFO_TYPE_ADDRESS = 7
 CATEGORY_POSTAL = 1
 CATEGORY_BILLING = 3
-_INFO_TYPES = {"phone": 0, "email": 1, "website": 2, "skype": 3, "twitter": 4, "linkedin": 5,
-               "facebook": 6, "address": 7}
+_INFO_TYPES = {
+    "phone": 0,
+    "email": 1,
+    "website": 2,
+    "skype": 3,
+    "twitter": 4,
+    "linkedin": 5,
+    "facebook": 6,
+    "address": 7,
+}
 _ADDRESS_CATEGORIES = {"home": 0, "postal": 1, "office": 2, "billing": 3, "other": 4, "work": 5}
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -146,8 +154,12 @@ def contact_record(data: Mapping[str, Any]) -> ContactRecord:
         for info in data.get("commonData") or ()
         if isinstance(info, Mapping) and _enum(info.get("infoType"), _INFO_TYPES) == INFO_TYPE_EMAIL
     )
-    return ContactRecord(id=_int(data.get("id")), name=name.strip(), emails=emails,
-                         addresses=_embedded_addresses(data.get("addresses")))
+    return ContactRecord(
+        id=_int(data.get("id")),
+        name=name.strip(),
+        emails=emails,
+        addresses=_embedded_addresses(data.get("addresses")),
+    )
 
 
 def _embedded_addresses(addresses: Any) -> tuple[InfoRow, ...] | None:
@@ -719,8 +731,9 @@ def reference_error(kind: str, match: Match, row: int | None, column: str, writt
             f"{_candidates_text(match.found)}; {_AMBIGUOUS_HINT[kind]}"
         )
         return CellError(message, row=row, column=column, value=written, code="ambiguous_reference")
-    return CellError(_unknown_message(kind, match), row=row, column=column, value=written,
-                     code="unknown_reference")
+    return CellError(
+        _unknown_message(kind, match), row=row, column=column, value=written, code="unknown_reference"
+    )
 
 
 def _resolve_ids(invoice: Invoice, refs: ReferenceData) -> None:
@@ -775,8 +788,13 @@ def _resolve_tax(
     if error is not None:
         if not match.suggestion and not match.ambiguous and refs.tax_records:
             names = ", ".join(t.name for t in sorted(refs.tax_records.values(), key=lambda t: t.id))
-            error = CellError(f"{error.message}; the CRM's taxes are: {names}", row=error.row,
-                              column=error.column, value=error.value, code=error.code)
+            error = CellError(
+                f"{error.message}; the CRM's taxes are: {names}",
+                row=error.row,
+                column=error.column,
+                value=error.value,
+                code=error.code,
+            )
         invoice.errors.append(error)
         return 0, None
     assert match.id is not None

@@ -222,8 +222,14 @@ def _write_lists_sheet(sheet: Worksheet) -> dict[str, str]:
 # --- Columns
 
 
-COLUMNS_SHEET_HEADERS: tuple[str, ...] = ("column", "required", "aliases", "becomes in the CRM", "meaning",
-                                          "example")
+COLUMNS_SHEET_HEADERS: tuple[str, ...] = (
+    "column",
+    "required",
+    "aliases",
+    "becomes in the CRM",
+    "meaning",
+    "example",
+)
 
 
 def _write_columns_sheet(sheet: Worksheet) -> None:

@@ -55,8 +55,10 @@ def xlsx_bytes(rows: Sequence[Sequence[object]], title: str = "Invoices") -> byt
 def rewrite_zip(data: bytes, change: Callable[[str, bytes], bytes]) -> bytes:
     """A copy of a zip with each member's bytes passed through ``change(name, data)``."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             target.writestr(info.filename, change(info.filename, source.read(info.filename)))
     return out.getvalue()
@@ -66,8 +68,10 @@ def inject_doctype(name: str, data: bytes) -> bytes:
     """Billion-laughs DTD in front of the shared strings (or the workbook part)."""
     if name != "xl/workbook.xml":
         return data
-    dtd = (b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
-           b'<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]>')
+    dtd = (
+        b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]>'
+    )
     head, sep, rest = data.partition(b"?>")
     return head + sep + dtd + rest if sep else dtd + data
 
@@ -141,8 +145,16 @@ def ole2_bytes(streams: dict[str, bytes]) -> bytes:
     return bytes(header) + fat_bytes + directory + b"".join(bodies)
 
 
-def _dir_entry(name: str, kind: int, *, left: int = 0xFFFFFFFF, right: int = 0xFFFFFFFF,
-               child: int = 0xFFFFFFFF, start: int, size: int) -> bytes:
+def _dir_entry(
+    name: str,
+    kind: int,
+    *,
+    left: int = 0xFFFFFFFF,
+    right: int = 0xFFFFFFFF,
+    child: int = 0xFFFFFFFF,
+    start: int,
+    size: int,
+) -> bytes:
     encoded = (name.encode("utf-16-le") + b"\0\0") if name else b""
     entry = bytearray(128)
     entry[0 : len(encoded)] = encoded
@@ -179,24 +191,42 @@ def make_corpus(folder: Path) -> list[HostileCase]:
     add("invoices.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "not supported")
     add("invoices.json", '{"invoices": []}', "not supported")
     add("pdf_named.xlsx", b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "PDF")
-    add("html_named.xls", "<!DOCTYPE html><html><body><table><tr><td>1</td></tr></table></body></html>",
-        "web page")
-    add("html_named.csv", "<html><body><table><tr><td>invoice_number</td></tr></table></body></html>",
-        "web page")
-    add("xml2003_named.xls",
-        '<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>', "XML")
+    add(
+        "html_named.xls",
+        "<!DOCTYPE html><html><body><table><tr><td>1</td></tr></table></body></html>",
+        "web page",
+    )
+    add(
+        "html_named.csv",
+        "<html><body><table><tr><td>invoice_number</td></tr></table></body></html>",
+        "web page",
+    )
+    add(
+        "xml2003_named.xls",
+        '<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>',
+        "XML",
+    )
     add("text_named.xlsx", csv_text([HEADER, ROW]), "text file")
     add("xlsx_named.csv", good, "rename")
     add("png_named.xlsx", b"\x89PNG\r\n\x1a\n" + bytes(64), "image")
     add("plain_zip.xlsx", _zip_of({"readme.txt": b"hello"}), "not an Excel")
-    add("word_named.xlsx", _zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}),
-        "Word document")
+    add(
+        "word_named.xlsx",
+        _zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}),
+        "Word document",
+    )
     add("truncated.xlsx", good[: len(good) // 2], "damaged or incomplete")
     add("corrupt.xlsx", _corrupt_middle(good), "damaged")
-    add("garbage_sheet.xlsx", rewrite_zip(good, lambda n, d: b"<<<not xml" if "worksheets" in n else d),
-        "cannot be read as a workbook")
-    add("encrypted.xlsx", ole2_bytes({"EncryptionInfo": b"\x04\x00\x04\x00", "EncryptedPackage": b"x"}),
-        "password-protected")
+    add(
+        "garbage_sheet.xlsx",
+        rewrite_zip(good, lambda n, d: b"<<<not xml" if "worksheets" in n else d),
+        "cannot be read as a workbook",
+    )
+    add(
+        "encrypted.xlsx",
+        ole2_bytes({"EncryptionInfo": b"\x04\x00\x04\x00", "EncryptedPackage": b"x"}),
+        "password-protected",
+    )
     add("word97_named.xls", ole2_bytes({"WordDocument": b"x"}), "Word document")
     add("broken_biff.xls", ole2_bytes({"Workbook": b"\x09\x08garbage"}), "cannot be read as a workbook")
     add("other_ole2.xls", ole2_bytes({"Contents": b"x"}), "without a workbook")
@@ -204,13 +234,20 @@ def make_corpus(folder: Path) -> list[HostileCase]:
     add("duplicate_headers.csv", csv_text([[*HEADER, "Quantity"], [*ROW, "1"]]), "appears twice")
     add("nul_bytes.csv", csv_text([HEADER, ROW]) + "INV-2,\x00\x00,x\n", "line 3 contains NUL")
     add("nul_binary.txt", bytes(range(256)) * 4, "line 1 contains NUL")
-    add("huge_cell.csv", csv_text([HEADER, ROW, ["INV-2", "2026-01-02", "x" * 40_000, *ROW[3:]]]),
-        "row 3, column 'due_date' holds 40,000 characters")
-    huge = rewrite_zip(xlsx_bytes([HEADER, ROW, [*ROW[:7], "HUGE"]]),
-                       lambda name, data: data.replace(b"HUGE", b"y" * 33_000))
+    add(
+        "huge_cell.csv",
+        csv_text([HEADER, ROW, ["INV-2", "2026-01-02", "x" * 40_000, *ROW[3:]]]),
+        "row 3, column 'due_date' holds 40,000 characters",
+    )
+    huge = rewrite_zip(
+        xlsx_bytes([HEADER, ROW, [*ROW[:7], "HUGE"]]), lambda name, data: data.replace(b"HUGE", b"y" * 33_000)
+    )
     add("huge_cell.xlsx", huge, "row 3, column 'price' holds 33,000 characters")
-    add("unclosed_quote.csv", csv_text([HEADER, ROW]) + 'INV-2,"2026-01-02,x\n' + csv_text([ROW] * 3),
-        "line 3 opens a quote")
+    add(
+        "unclosed_quote.csv",
+        csv_text([HEADER, ROW]) + 'INV-2,"2026-01-02,x\n' + csv_text([ROW] * 3),
+        "line 3 opens a quote",
+    )
     add("bad_utf8.csv", csv_text([HEADER, ROW]).encode("utf-8") + b"INV-\x81\x8d,x\n", "line 3 is not valid")
     add("xxe.xlsx", rewrite_zip(good, inject_doctype), "DOCTYPE")
     add("sparse_bomb.xlsx", rewrite_zip(good, sparse_cell_sheet), "row 1048576")
@@ -218,15 +255,25 @@ def make_corpus(folder: Path) -> list[HostileCase]:
     add("zip_lying.xlsx", lying_zip_bytes(), "unpack to 600 MB")
     add("unknown_column.toml", '[columns]\n"Kunde" = "customer_name"\n', "customer_name")
     cases[-1] = HostileCase("unknown_column.toml", "customer_name", error="MappingFileError")
-    add("broken.toml", '[columns]\nKunde = contact\n', "not valid TOML")
+    add("broken.toml", "[columns]\nKunde = contact\n", "not valid TOML")
     cases[-1] = HostileCase("broken.toml", "not valid TOML", error="MappingFileError")
-    add("mapped_header_absent.csv", csv_text([HEADER, ROW]), "no such header", mapping="absent_header.toml",
-        error="MappingFileError")
+    add(
+        "mapped_header_absent.csv",
+        csv_text([HEADER, ROW]),
+        "no such header",
+        mapping="absent_header.toml",
+        error="MappingFileError",
+    )
     (folder / "absent_header.toml").write_text('[columns]\n"Rechnungsnummer" = "invoice_number"\n')
-    add("missing_columns.csv", csv_text([["Rechnung", "Datum", "Qty"], ["1", "2026-01-01", "2"]]),
-        "required columns missing", error="MissingColumnsError")
-    add("two_headers_one_column.csv", csv_text([[*HEADER, "Qty"], [*ROW, "3"]]),
-        "both mean column 'quantity'")
+    add(
+        "missing_columns.csv",
+        csv_text([["Rechnung", "Datum", "Qty"], ["1", "2026-01-01", "2"]]),
+        "required columns missing",
+        error="MissingColumnsError",
+    )
+    add(
+        "two_headers_one_column.csv", csv_text([[*HEADER, "Qty"], [*ROW, "3"]]), "both mean column 'quantity'"
+    )
     return cases
 
 

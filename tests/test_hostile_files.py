@@ -46,9 +46,7 @@ def _import(path: Path, mapping: Path | None) -> None:
 
 
 @pytest.mark.parametrize("name", _case_names())
-def test_hostile_file_is_refused_with_a_clear_message(
-    corpus: Corpus, name: str
-) -> None:
+def test_hostile_file_is_refused_with_a_clear_message(corpus: Corpus, name: str) -> None:
     folder, cases = corpus
     case = cases[name]
     expected = getattr(errors, case.error)
@@ -94,14 +92,18 @@ _PROBE = textwrap.dedent(
 
 def _probe(path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True,
-                          timeout=60, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("name", BOMBS)
-def test_malicious_workbook_is_refused_quickly_in_little_memory(
-    corpus: Corpus, name: str
-) -> None:
+def test_malicious_workbook_is_refused_quickly_in_little_memory(corpus: Corpus, name: str) -> None:
     """In a child process: a bomb that got through would abort it or blow its memory, not this test run."""
     folder, _ = corpus
     done = _probe(folder / name)
@@ -151,8 +153,26 @@ _cell = st.one_of(
     st.sampled_from(["", " ", '"', '""', "a,b", "x;y", "1.234,50", "0012", "\t", "\r", "\n", "NA", "null"]),
 )
 _headers = st.lists(
-    st.sampled_from(["invoice_number", "Date", "due", "Customer", "currency", "SKU", "Qty", "price", "Notes",
-                     "", "status", "row", "Invoice #", "qty"]), min_size=0, max_size=10,
+    st.sampled_from(
+        [
+            "invoice_number",
+            "Date",
+            "due",
+            "Customer",
+            "currency",
+            "SKU",
+            "Qty",
+            "price",
+            "Notes",
+            "",
+            "status",
+            "row",
+            "Invoice #",
+            "qty",
+        ]
+    ),
+    min_size=0,
+    max_size=10,
 )
 
 

@@ -34,8 +34,13 @@ def mapping_file(tmp_path: Path, text: str) -> Path:
 def test_aliases_match_ignoring_case_spaces_underscores_and_punctuation() -> None:
     table = map_columns(load_table(FIXTURES / "continuation.csv"))
     assert table.headers == {
-        "invoice_number": "Invoice No", "issue_date": "Invoice Date", "due_date": "Payment Due",
-        "contact": "Customer", "currency": "Currency", "item": "SKU", "quantity": "Qty",
+        "invoice_number": "Invoice No",
+        "issue_date": "Invoice Date",
+        "due_date": "Payment Due",
+        "contact": "Customer",
+        "currency": "Currency",
+        "item": "SKU",
+        "quantity": "Qty",
         "price": "Unit Price",
     }
     assert table.extras == []
@@ -62,8 +67,11 @@ def test_values_are_passed_through_untouched() -> None:
 
 
 def test_two_headers_for_one_column_are_refused_naming_both() -> None:
-    with pytest.raises(InputFileError, match=r"in\.csv: the headers 'Customer' and 'Client' both mean column "
-                                             r"'contact'"):
+    with pytest.raises(
+        InputFileError,
+        match=r"in\.csv: the headers 'Customer' and 'Client' both mean column "
+        r"'contact'",
+    ):
         map_columns(raw([*FULL[:3], "Customer", "Client", *FULL[4:]], ["x"] * 8))
 
 
@@ -89,8 +97,9 @@ def test_a_currency_default_makes_the_currency_column_optional() -> None:
 
 def test_mapping_columns_add_to_the_aliases_and_win_over_them() -> None:
     config = MappingConfig(columns={"Rechnungsnummer": "invoice_number", "number": "purchase_order_number"})
-    table = map_columns(raw(["Rechnungsnummer", "Number", *FULL[1:]], ["R-1", "PO-9", "d", "d", "c", "EUR",
-                                                                       "i", "2"]), config)
+    table = map_columns(
+        raw(["Rechnungsnummer", "Number", *FULL[1:]], ["R-1", "PO-9", "d", "d", "c", "EUR", "i", "2"]), config
+    )
     assert table.headers["invoice_number"] == "Rechnungsnummer"
     assert table.headers["purchase_order_number"] == "Number"
     assert table.frame.loc[0, "purchase_order_number"] == "PO-9"
@@ -98,8 +107,11 @@ def test_mapping_columns_add_to_the_aliases_and_win_over_them() -> None:
 
 def test_mapped_header_absent_from_the_file_names_the_closest() -> None:
     config = MappingConfig(columns={"Rechnungsnumer": "invoice_number"})
-    with pytest.raises(MappingFileError, match=r"\"Rechnungsnumer\": in\.csv has no such header "
-                                               r"\(closest headers: 'Rechnungsnummer'\)"):
+    with pytest.raises(
+        MappingFileError,
+        match=r"\"Rechnungsnumer\": in\.csv has no such header "
+        r"\(closest headers: 'Rechnungsnummer'\)",
+    ):
         map_columns(raw(["Rechnungsnummer", *FULL[1:]], ["x"] * 7), config)
 
 
@@ -117,15 +129,24 @@ def test_closest_headers_compares_with_aliases() -> None:
 
 
 def test_required_columns_are_the_contract() -> None:
-    assert set(REQUIRED) == {"invoice_number", "issue_date", "due_date", "contact", "currency", "item",
-                             "quantity"}
+    assert set(REQUIRED) == {
+        "invoice_number",
+        "issue_date",
+        "due_date",
+        "contact",
+        "currency",
+        "item",
+        "quantity",
+    }
 
 
 # ------------------------------------------------------------------------------------------- TOML
 
 
 def test_mapping_file_is_read(tmp_path: Path) -> None:
-    path = mapping_file(tmp_path, """
+    path = mapping_file(
+        tmp_path,
+        """
 [columns]
 "Rechnungsnummer" = "invoice_number"
 "Kunde" = "Contact"
@@ -140,7 +161,8 @@ encoding = "cp1252"
 delimiter = "tab"
 decimal = ","
 date = "%d.%m.%Y"
-""")
+""",
+    )
     config = load_mapping(path)
     assert config.columns == {"Rechnungsnummer": "invoice_number", "Kunde": "contact"}
     assert config.defaults == {"currency": "EUR", "language": "de-DE", "exchange_rate": "1.5"}
@@ -151,21 +173,24 @@ def test_empty_mapping_file_is_an_empty_config(tmp_path: Path) -> None:
     assert load_mapping(mapping_file(tmp_path, "")) == MappingConfig()
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ('[columns]\nKunde = contact\n', "not valid TOML"),
-    ('[columns]\n"Kunde" = "customer_name"\n', "'customer_name' is not a column name"),
-    ('[columns]\n"Kunde" = 3\n', "must name a column"),
-    ('[defaults]\ncolour = "red"\n', "'colour' is not a column name"),
-    ('[defaults]\ncurrency = ["EUR"]\n', "must be a text or a number"),
-    ('[format]\nthousands = "."\n', "unknown key 'thousands'"),
-    ('[format]\ndecimal = ";"\n', "decimal ';' must be"),
-    ('[format]\nencoding = "klingon"\n', "not a known encoding"),
-    ('[format]\ndelimiter = "ab"\n', "must be one character"),
-    ('[format]\ndate = "%d.%m"\n', "not a full date format"),
-    ('[format]\ndate = "dd.mm.yyyy"\n', "not a full date format"),
-    ('[colums]\n"a" = "item"\n', "unknown section 'colums'"),
-    ('columns = "item"\n', "must be a [columns] section"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[columns]\nKunde = contact\n", "not valid TOML"),
+        ('[columns]\n"Kunde" = "customer_name"\n', "'customer_name' is not a column name"),
+        ('[columns]\n"Kunde" = 3\n', "must name a column"),
+        ('[defaults]\ncolour = "red"\n', "'colour' is not a column name"),
+        ('[defaults]\ncurrency = ["EUR"]\n', "must be a text or a number"),
+        ('[format]\nthousands = "."\n', "unknown key 'thousands'"),
+        ('[format]\ndecimal = ";"\n', "decimal ';' must be"),
+        ('[format]\nencoding = "klingon"\n', "not a known encoding"),
+        ('[format]\ndelimiter = "ab"\n', "must be one character"),
+        ('[format]\ndate = "%d.%m"\n', "not a full date format"),
+        ('[format]\ndate = "dd.mm.yyyy"\n', "not a full date format"),
+        ('[colums]\n"a" = "item"\n', "unknown section 'colums'"),
+        ('columns = "item"\n', "must be a [columns] section"),
+    ],
+)
 def test_bad_mapping_files_are_refused_naming_the_problem(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(MappingFileError) as caught:
         load_mapping(mapping_file(tmp_path, text))
@@ -186,7 +211,10 @@ def test_missing_or_binary_mapping_file(tmp_path: Path) -> None:
 
 
 def test_european_file_with_a_mapping_end_to_end(tmp_path: Path) -> None:
-    config = load_mapping(mapping_file(tmp_path, """
+    config = load_mapping(
+        mapping_file(
+            tmp_path,
+            """
 [columns]
 "Rechnungsnummer" = "invoice_number"
 "Datum" = "issue_date"
@@ -199,7 +227,9 @@ def test_european_file_with_a_mapping_end_to_end(tmp_path: Path) -> None:
 [format]
 encoding = "cp1252"
 delimiter = ";"
-"""))
+""",
+        )
+    )
     table = map_columns(load_table(FIXTURES / "european.csv", fmt=config.format), config)
     assert table.frame["price"].tolist() == ["1.234,50", "0,75"]
     assert table.frame["contact"].tolist() == ["Müller GmbH", None]

@@ -122,8 +122,11 @@ def test_tax_by_id_and_exact_name() -> None:
 
 _SKUS = st.sampled_from(["WID-001", "00731", "7", "9", "0", "ADP-EU", "wid-001"])
 _TITLES = st.sampled_from(["Widget", "Adapter", "7", "widget", "00731"])
-_ITEM_SETS = st.lists(st.builds(ItemRecord, st.integers(1, 12), _TITLES, _SKUS, st.just(Decimal(1))),
-                      max_size=8, unique_by=lambda i: i.id)
+_ITEM_SETS = st.lists(
+    st.builds(ItemRecord, st.integers(1, 12), _TITLES, _SKUS, st.just(Decimal(1))),
+    max_size=8,
+    unique_by=lambda i: i.id,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -145,9 +148,17 @@ def test_item_matching_ignores_order_and_duplicates_and_only_returns_exact_match
 
 
 def test_contact_record_reads_emails_by_number_or_name() -> None:
-    record = contact_record({"id": 3, "displayName": "Jane Smith", "commonData": [
-        {"infoType": 1, "data": "a@x.example"}, {"infoType": "Email", "data": "b@x.example"},
-        {"infoType": 0, "data": "+1 555"}]})
+    record = contact_record(
+        {
+            "id": 3,
+            "displayName": "Jane Smith",
+            "commonData": [
+                {"infoType": 1, "data": "a@x.example"},
+                {"infoType": "Email", "data": "b@x.example"},
+                {"infoType": 0, "data": "+1 555"},
+            ],
+        }
+    )
     assert record == ContactRecord(3, "Jane Smith", ("a@x.example", "b@x.example"))
 
 
@@ -155,23 +166,34 @@ def test_contact_record_reads_emails_by_number_or_name() -> None:
 
 
 def _contact(cid: int, name: str, email: str) -> dict[str, Any]:
-    return {"id": cid, "displayName": name, "isCompany": True,
-            "commonData": [{"id": cid * 10, "infoType": 1, "category": 0, "data": email, "isPrimary": True}]}
+    return {
+        "id": cid,
+        "displayName": name,
+        "isCompany": True,
+        "commonData": [{"id": cid * 10, "infoType": 1, "category": 0, "data": email, "isPrimary": True}],
+    }
 
 
 class MemoryCrm:
     """Just enough of the contract to count the requests the resolver sends."""
 
     def __init__(self, extra_contacts: int = 0, extra_items: int = 0) -> None:
-        self.contacts = [_contact(1, "Acme Ltd", "billing@acme.example"),
-                         _contact(6, "Northwind Traders", "ap@northwind.example"),
-                         _contact(7, "Northwind Traders", "finance@northwind-uk.example")]
-        self.contacts += [_contact(100 + n, f"Filler {n}", f"f{n}@filler.example")
-                          for n in range(extra_contacts)]
-        self.items = [{"id": 1, "title": "Widget", "stockKeepingUnit": "WID-001", "price": 7.7},
-                      {"id": 9, "title": "Widget XL", "stockKeepingUnit": "00731", "price": 12.0}]
-        self.items += [{"id": 100 + n, "title": f"Filler {n}", "stockKeepingUnit": f"F{n}", "price": 1.0}
-                       for n in range(extra_items)]
+        self.contacts = [
+            _contact(1, "Acme Ltd", "billing@acme.example"),
+            _contact(6, "Northwind Traders", "ap@northwind.example"),
+            _contact(7, "Northwind Traders", "finance@northwind-uk.example"),
+        ]
+        self.contacts += [
+            _contact(100 + n, f"Filler {n}", f"f{n}@filler.example") for n in range(extra_contacts)
+        ]
+        self.items = [
+            {"id": 1, "title": "Widget", "stockKeepingUnit": "WID-001", "price": 7.7},
+            {"id": 9, "title": "Widget XL", "stockKeepingUnit": "00731", "price": 12.0},
+        ]
+        self.items += [
+            {"id": 100 + n, "title": f"Filler {n}", "stockKeepingUnit": f"F{n}", "price": 1.0}
+            for n in range(extra_items)
+        ]
         self.sent: list[str] = []
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -205,16 +227,27 @@ class MemoryCrm:
         value = str((params or {}).get("filterValue", "")).casefold()
         if value:
             key = "displayName" if path == "contact/filter" else "title"
-            records = [r for r in records if str(r[key]).casefold().startswith(value)
-                       or str(r.get("stockKeepingUnit", "")).casefold().startswith(value)]
-        return records[start:start + count], len(records)
+            records = [
+                r
+                for r in records
+                if str(r[key]).casefold().startswith(value)
+                or str(r.get("stockKeepingUnit", "")).casefold().startswith(value)
+            ]
+        return records[start : start + count], len(records)
 
 
 def _invoice(number: str, contact: str, *items: str, row: int = 2, **fields: Any) -> Invoice:
     lines = [Line(row=row + n, item=item, quantity=Decimal(1), price=None) for n, item in enumerate(items)]
     fields = {"currency": "EUR", "terms": "Net 30", **fields}
-    return Invoice(number=number, rows=[line.row for line in lines], lines=lines, issue_date=date(2026, 6, 1),
-                   due_date=date(2026, 7, 1), contact=contact, **fields)
+    return Invoice(
+        number=number,
+        rows=[line.row for line in lines],
+        lines=lines,
+        issue_date=date(2026, 6, 1),
+        due_date=date(2026, 7, 1),
+        contact=contact,
+        **fields,
+    )
 
 
 def _resolve(invoices: list[Invoice], crm: Any) -> ReferenceData:
@@ -243,8 +276,10 @@ def test_small_crm_is_listed_in_one_request_per_kind() -> None:
 
 def test_large_crm_few_values_costs_one_probe_plus_one_lookup_each() -> None:
     crm = MemoryCrm(extra_contacts=5000)
-    invoices = [_invoice(f"A-{n}", value, "WID-001") for n, value in
-                enumerate(["1", "ap@northwind.example", "Acme Ltd"])]
+    invoices = [
+        _invoice(f"A-{n}", value, "WID-001")
+        for n, value in enumerate(["1", "ap@northwind.example", "Acme Ltd"])
+    ]
     refs = _resolve(invoices, crm)
     assert refs.strategy["contacts"] == "individual"
     assert refs.requests["contacts"] == 1 + 3
@@ -271,8 +306,10 @@ def test_invoices_with_errors_get_their_references_checked_and_nothing_else() ->
 
 def test_each_distinct_value_is_looked_up_once() -> None:
     crm = MemoryCrm(extra_contacts=5000)
-    invoices = [_invoice(f"A-{n}", "BILLING@acme.example" if n % 2 else "billing@acme.example", "WID-001")
-                for n in range(20)]
+    invoices = [
+        _invoice(f"A-{n}", "BILLING@acme.example" if n % 2 else "billing@acme.example", "WID-001")
+        for n in range(20)
+    ]
     _resolve(invoices, crm)
     assert crm.sent.count("contact/bycontactinfo") == 1 and crm.sent.count("invoiceitem/filter") == 1
 
@@ -315,17 +352,36 @@ def _one(contact: str = "1", item: str = "WID-001", **fields: Any) -> Invoice:
     return invoice
 
 
-CONTACT_FORMS = [("1", 1), ("billing@acme.example", 1), ("BILLING@Acme.Example", 1),
-                 ("john.smith@example.com", 5), ("Jane Smith", 3), ("Acme Ltd", 1), ("Umbrella Inc", 8),
-                 (" Initech GmbH ", 4), ("8", 8)]
-ITEM_FORMS = [("1", 1), ("WID-001", 1), ("Consulting hour", 3), ("00731", 9), ("9", 9), ("SHIP", 6),
-              ("Shipping", 6), ("Widget", 1), ("Widget XL", 9)]
+CONTACT_FORMS = [
+    ("1", 1),
+    ("billing@acme.example", 1),
+    ("BILLING@Acme.Example", 1),
+    ("john.smith@example.com", 5),
+    ("Jane Smith", 3),
+    ("Acme Ltd", 1),
+    ("Umbrella Inc", 8),
+    (" Initech GmbH ", 4),
+    ("8", 8),
+]
+ITEM_FORMS = [
+    ("1", 1),
+    ("WID-001", 1),
+    ("Consulting hour", 3),
+    ("00731", 9),
+    ("9", 9),
+    ("SHIP", 6),
+    ("Shipping", 6),
+    ("Widget", 1),
+    ("Widget XL", 9),
+]
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["one-run", "one-by-one"])
 def test_every_contact_and_item_form_resolves(fresh_sandbox: Any, together: bool) -> None:
-    invoices = [_one(contact, item, number=f"T-{n}")
-                for n, ((contact, _), (item, _)) in enumerate(zip(CONTACT_FORMS, ITEM_FORMS, strict=True))]
+    invoices = [
+        _one(contact, item, number=f"T-{n}")
+        for n, ((contact, _), (item, _)) in enumerate(zip(CONTACT_FORMS, ITEM_FORMS, strict=True))
+    ]
     runs = resolve_in_sandbox(fresh_sandbox, invoices, together=together)
     assert [i.errors for i in invoices] == [[] for _ in invoices]
     assert [i.contact_id for i in invoices] == [cid for _, cid in CONTACT_FORMS]
@@ -357,14 +413,19 @@ def test_ambiguous_and_unknown_references(fresh_sandbox: Any, together: bool) ->
     assert "did you mean 'Acme Ltd'" in messages[5][("contact", "unknown_reference")]
     assert "did you mean 'WID-001'" in messages[5][("item", "unknown_reference")]
     assert set(messages[6]) == {("contact", "unknown_reference")}
-    assert all(invoice.contact_id is None for invoice in cases if ("contact", "unknown_reference") in
-               {(e.column, e.code) for e in invoice.errors})
+    assert all(
+        invoice.contact_id is None
+        for invoice in cases
+        if ("contact", "unknown_reference") in {(e.column, e.code) for e in invoice.errors}
+    )
 
 
 def test_consignee_and_taxes_by_id_or_name(fresh_sandbox: Any) -> None:
-    lines = [Line(row=2, item="WID-001", quantity=Decimal(10), price=None, tax1="VAT 20%", tax2="4"),
-             Line(row=3, item="SRV-HOUR", quantity=Decimal(2), price=Decimal("100.00"), tax1="3"),
-             Line(row=4, item="SHIP", quantity=Decimal(1), price=None, tax1="VAT 21%", tax2="vat 25%")]
+    lines = [
+        Line(row=2, item="WID-001", quantity=Decimal(10), price=None, tax1="VAT 20%", tax2="4"),
+        Line(row=3, item="SRV-HOUR", quantity=Decimal(2), price=Decimal("100.00"), tax1="3"),
+        Line(row=4, item="SHIP", quantity=Decimal(1), price=None, tax1="VAT 21%", tax2="vat 25%"),
+    ]
     invoice = _one(consignee="accounts@globex.example", lines=lines)
     resolve_in_sandbox(fresh_sandbox, [invoice])
     assert invoice.consignee_id == 2
@@ -378,10 +439,11 @@ def test_consignee_and_taxes_by_id_or_name(fresh_sandbox: Any) -> None:
 
 
 def test_blank_price_takes_the_catalogue_price_and_the_total_is_computed(fresh_sandbox: Any) -> None:
-    lines = [Line(row=2, item="GAD-002", quantity=Decimal(3), price=None, discount=Decimal(10),
-                  tax1="VAT 20%"),
-             Line(row=3, item="Annual support", quantity=Decimal(1), price=None),
-             Line(row=4, item="USB cable", quantity=Decimal(5), price=Decimal("2.50"))]
+    lines = [
+        Line(row=2, item="GAD-002", quantity=Decimal(3), price=None, discount=Decimal(10), tax1="VAT 20%"),
+        Line(row=3, item="Annual support", quantity=Decimal(1), price=None),
+        Line(row=4, item="USB cable", quantity=Decimal(5), price=Decimal("2.50")),
+    ]
     invoice = _one(lines=lines, expected_total=Decimal("1578.29"))
     resolve_in_sandbox(fresh_sandbox, [invoice])
     assert [line.price for line in lines] == [Decimal("19.99"), Decimal("1500"), Decimal("2.50")]
@@ -433,8 +495,9 @@ class BlankTerms:
         answer = await self.client.get(path, params)
         return {**answer, "terms": "  "} if path == "invoice/settings" else answer
 
-    async def get_page(self, path: str, params: Mapping[str, Any] | None = None, *, count: int,
-                       start: int = 0) -> tuple[list[Any], int | None]:
+    async def get_page(
+        self, path: str, params: Mapping[str, Any] | None = None, *, count: int, start: int = 0
+    ) -> tuple[list[Any], int | None]:
         return await self.client.get_page(path, params, count=count, start=start)
 
 
@@ -474,8 +537,11 @@ def test_billing_and_delivery_addresses_follow_the_contract(fresh_sandbox: Any) 
     wrong_consignee = _one("Globex Corporation", number="T-5", consignee="Acme Ltd", delivery_address_id=11)
     resolve_in_sandbox(fresh_sandbox, [good, good2, postal_as_billing, no_consignee, wrong_consignee])
     assert good.errors == [] and good2.errors == []
-    for invoice, column in ((postal_as_billing, "billing_address_id"), (no_consignee, "delivery_address_id"),
-                            (wrong_consignee, "delivery_address_id")):
+    for invoice, column in (
+        (postal_as_billing, "billing_address_id"),
+        (no_consignee, "delivery_address_id"),
+        (wrong_consignee, "delivery_address_id"),
+    ):
         assert [(e.column, e.code) for e in invoice.errors] == [(column, "address")]
     assert "its billing addresses: 9" in postal_as_billing.errors[0].message
     assert "needs a consignee" in no_consignee.errors[0].message
@@ -485,18 +551,29 @@ def payload(invoice: Invoice) -> dict[str, Any]:
     """The create body, spelled exactly as in the API contract."""
     assert invoice.issue_date is not None and invoice.due_date is not None
     return {
-        "number": invoice.number, "issueDate": invoice.issue_date.isoformat(),
-        "dueDate": invoice.due_date.isoformat(), "contactId": invoice.contact_id,
-        "consigneeId": invoice.consignee_id or 0, "entityId": invoice.deal_id or 0,
+        "number": invoice.number,
+        "issueDate": invoice.issue_date.isoformat(),
+        "dueDate": invoice.due_date.isoformat(),
+        "contactId": invoice.contact_id,
+        "consigneeId": invoice.consignee_id or 0,
+        "entityId": invoice.deal_id or 0,
         "billingAddressID": invoice.billing_address_id or 0,
         "deliveryAddressID": invoice.delivery_address_id or 0,
-        "language": invoice.language, "currency": invoice.currency,
+        "language": invoice.language,
+        "currency": invoice.currency,
         "exchangeRate": str(invoice.exchange_rate),
-        "terms": invoice.terms, "templateType": invoice.template_type,
+        "terms": invoice.terms,
+        "templateType": invoice.template_type,
         "invoiceLines": [
-            {"invoiceItemID": line.item_id, "invoiceTax1ID": line.tax1_id, "invoiceTax2ID": line.tax2_id,
-             "quantity": str(line.quantity), "price": str(line.price), "discount": str(line.discount),
-             "description": line.description or ""}
+            {
+                "invoiceItemID": line.item_id,
+                "invoiceTax1ID": line.tax1_id,
+                "invoiceTax2ID": line.tax2_id,
+                "quantity": str(line.quantity),
+                "price": str(line.price),
+                "discount": str(line.discount),
+                "description": line.description or "",
+            }
             for line in invoice.lines
         ],
     }
@@ -509,22 +586,62 @@ async def _post_all(url: str, invoices: list[Invoice]) -> list[Any]:
 
 def _mixed_invoices() -> list[Invoice]:
     """Valid-looking invoices using every reference kind and form."""
-    def line(row: int, item: str, qty: str, price: str | None = None, disc: str = "0", t1: str | None = None,
-             t2: str | None = None) -> Line:
-        return Line(row=row, item=item, quantity=Decimal(qty), price=Decimal(price) if price else None,
-                    discount=Decimal(disc), tax1=t1, tax2=t2)
+
+    def line(
+        row: int,
+        item: str,
+        qty: str,
+        price: str | None = None,
+        disc: str = "0",
+        t1: str | None = None,
+        t2: str | None = None,
+    ) -> Line:
+        return Line(
+            row=row,
+            item=item,
+            quantity=Decimal(qty),
+            price=Decimal(price) if price else None,
+            discount=Decimal(disc),
+            tax1=t1,
+            tax2=t2,
+        )
 
     return [
-        _one("billing@acme.example", number="P-1", terms=None, deal_id=1, billing_address_id=9,
-             consignee="Acme Ltd", delivery_address_id=10,
-             lines=[line(2, "WID-001", "100", "7.70", "25", "VAT 20%"),
-                    line(3, "00731", "3", None, "0", "2", "4")]),
-        _one("Jane Smith", number="P-2", currency="usd", language="fr-fr",
-             lines=[line(4, "Consulting hour", "7.5", None, "12.5", "Reduced VAT 7%")]),
-        _one("john.smith@example.com", number="P-3", consignee="2", delivery_address_id=11, deal_id=None,
-             lines=[line(5, "9", "0.33", "3.33", "33.33", "1", "GST 10%"), line(6, "SHIP", "1")]),
-        _one("6", number="P-4", currency="GBP", language="en-GB",
-             lines=[line(7, "ADP-UK", "12", None, "100"), line(8, "Annual support", "1", "0.00")]),
+        _one(
+            "billing@acme.example",
+            number="P-1",
+            terms=None,
+            deal_id=1,
+            billing_address_id=9,
+            consignee="Acme Ltd",
+            delivery_address_id=10,
+            lines=[
+                line(2, "WID-001", "100", "7.70", "25", "VAT 20%"),
+                line(3, "00731", "3", None, "0", "2", "4"),
+            ],
+        ),
+        _one(
+            "Jane Smith",
+            number="P-2",
+            currency="usd",
+            language="fr-fr",
+            lines=[line(4, "Consulting hour", "7.5", None, "12.5", "Reduced VAT 7%")],
+        ),
+        _one(
+            "john.smith@example.com",
+            number="P-3",
+            consignee="2",
+            delivery_address_id=11,
+            deal_id=None,
+            lines=[line(5, "9", "0.33", "3.33", "33.33", "1", "GST 10%"), line(6, "SHIP", "1")],
+        ),
+        _one(
+            "6",
+            number="P-4",
+            currency="GBP",
+            language="en-GB",
+            lines=[line(7, "ADP-UK", "12", None, "100"), line(8, "Annual support", "1", "0.00")],
+        ),
     ]
 
 
@@ -539,9 +656,11 @@ def test_every_invoice_the_preflight_passes_is_accepted_with_the_same_total(fres
 
 def test_what_the_preflight_refuses_the_sandbox_refuses_too(fresh_sandbox: Any) -> None:
     """The address and deal rules are the server's: the same invoices posted anyway are refused."""
-    refused = [_one("Acme Ltd", number="R-1", deal_id=2),
-               _one("Acme Ltd", number="R-2", billing_address_id=10),
-               _one("Acme Ltd", number="R-3", delivery_address_id=10)]
+    refused = [
+        _one("Acme Ltd", number="R-1", deal_id=2),
+        _one("Acme Ltd", number="R-2", billing_address_id=10),
+        _one("Acme Ltd", number="R-3", delivery_address_id=10),
+    ]
     resolve_in_sandbox(fresh_sandbox, refused)
     assert all(invoice.errors for invoice in refused)
     for invoice in refused:

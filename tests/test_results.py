@@ -32,8 +32,14 @@ from importer.results import default_results_path, summary_counts, write_results
 
 HEADERS = ["Invoice No", "Date", "Due", "Customer", "Currency", "Item", "Qty", "Unit Price", "Notes"]
 HEADER_OF = {
-    "invoice_number": "Invoice No", "issue_date": "Date", "due_date": "Due", "contact": "Customer",
-    "currency": "Currency", "item": "Item", "quantity": "Qty", "price": "Unit Price",
+    "invoice_number": "Invoice No",
+    "issue_date": "Date",
+    "due_date": "Due",
+    "contact": "Customer",
+    "currency": "Currency",
+    "item": "Item",
+    "quantity": "Qty",
+    "price": "Unit Price",
 }
 
 
@@ -56,14 +62,28 @@ def invoice(
     total: str | None = "10.00",
     currency: str = "EUR",
 ) -> Invoice:
-    return Invoice(number=number, rows=rows, lines=[line(r) for r in rows], currency=currency,
-                   total=Decimal(total) if total else None, outcome=outcome, errors=errors or [])
+    return Invoice(
+        number=number,
+        rows=rows,
+        lines=[line(r) for r in rows],
+        currency=currency,
+        total=Decimal(total) if total else None,
+        outcome=outcome,
+        errors=errors or [],
+    )
 
 
 def run_info(source: Path = Path("/data/in.xlsx"), dry_run: bool = False) -> RunInfo:
     started = datetime(2026, 6, 1, 9, 0, 0)
-    return RunInfo(source=source, sha256="ab" * 32, crm_url="https://portal.example.com", version="0.1.0",
-                   started=started, ended=started + timedelta(seconds=83), dry_run=dry_run)
+    return RunInfo(
+        source=source,
+        sha256="ab" * 32,
+        crm_url="https://portal.example.com",
+        version="0.1.0",
+        started=started,
+        ended=started + timedelta(seconds=83),
+        dry_run=dry_run,
+    )
 
 
 BAD_QTY = CellError("quantity must be 0 or more", row=5, column="quantity", value="-2", code="range")
@@ -84,13 +104,23 @@ def sample_validation() -> Validation:
     ]
     table = make_table(rows)
     invoices = [
-        invoice("INV-1", [2, 3], Outcome(Status.CREATED, crm_id=101, crm_total=Decimal("1008.50")),
-                total="1008.50"),
+        invoice(
+            "INV-1",
+            [2, 3],
+            Outcome(Status.CREATED, crm_id=101, crm_total=Decimal("1008.50")),
+            total="1008.50",
+        ),
         invoice("INV-2", [4], Outcome(Status.FAILED, message="the CRM refused it: 500"), currency="USD"),
         invoice("INV-3", [5], errors=[BAD_QTY], total=None, currency="USD"),
         invoice("INV-4", [6], errors=[BAD_DEFAULT], total=None, currency="XXX"),
-        invoice("INV-5", [8], Outcome(Status.SKIPPED, crm_id=77, crm_total=Decimal("3.00"),
-                                      message="created by an earlier run"), total="3.00"),
+        invoice(
+            "INV-5",
+            [8],
+            Outcome(
+                Status.SKIPPED, crm_id=77, crm_total=Decimal("3.00"), message="created by an earlier run"
+            ),
+            total="3.00",
+        ),
     ]
     return Validation(table=table, invoices=invoices, errors=[BAD_QTY, BAD_DEFAULT, NO_NUMBER, WHOLE_COLUMN])
 
@@ -121,8 +151,17 @@ def test_default_results_path_is_beside_the_input() -> None:
 
 def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
     counts = summary_counts(sample_validation().invoices)
-    assert counts == {"created": 1, "skipped": 1, "exists": 0, "invalid": 2, "failed": 1, "pending": 0,
-                      "planned": 0, "invoices": 5, "lines": 6}
+    assert counts == {
+        "created": 1,
+        "skipped": 1,
+        "exists": 0,
+        "invalid": 2,
+        "failed": 1,
+        "pending": 0,
+        "planned": 0,
+        "invoices": 5,
+        "lines": 6,
+    }
     assert summary_counts([]) == {s.value: 0 for s in Status} | {"invoices": 0, "lines": 0}
 
 
@@ -170,8 +209,15 @@ def test_rows_sheet_has_input_columns_then_result_columns(written: Path) -> None
     assert [c.value for c in sheet[1]] == [*HEADERS, *RESULT_COLUMNS]
     records = sheet_records(sheet)
     assert [r["row"] for r in records] == [2, 3, 4, 5, 6, 7, 8]
-    assert [r["status"] for r in records] == ["created", "created", "failed", "invalid", "invalid", "invalid",
-                                              "skipped"]
+    assert [r["status"] for r in records] == [
+        "created",
+        "created",
+        "failed",
+        "invalid",
+        "invalid",
+        "invalid",
+        "skipped",
+    ]
     assert [r["crm_id"] for r in records] == [101, 101, None, None, None, None, 77]
     assert records[0]["error"] is None
     assert records[2]["error"] == "the CRM refused it: 500"
@@ -225,8 +271,10 @@ def normalise(value: Any) -> Any:
 def test_rows_sheet_input_columns_round_trip_with_openpyxl_and_calamine(written: Path) -> None:
     expected = [[normalise(v) for v in row] for row in sample_validation().table.raw.frame.values.tolist()]
     book = openpyxl.load_workbook(written)
-    by_openpyxl = [[normalise(v) for v in row[: len(HEADERS)]]
-                   for row in book["Rows"].iter_rows(min_row=2, values_only=True)]
+    by_openpyxl = [
+        [normalise(v) for v in row[: len(HEADERS)]]
+        for row in book["Rows"].iter_rows(min_row=2, values_only=True)
+    ]
     assert by_openpyxl == expected
     calamine = CalamineWorkbook.from_path(str(written)).get_sheet_by_name("Rows").to_python()
     assert calamine[0][: len(HEADERS)] == HEADERS
@@ -258,8 +306,10 @@ def test_summary_sheet(written: Path) -> None:
 
 def test_planned_invoices_are_totalled_in_a_dry_run(tmp_path: Path) -> None:
     validation = sample_validation()
-    validation.invoices = [invoice("A", [2], Outcome(Status.PLANNED), total="5.10"),
-                           invoice("B", [3], Outcome(Status.PLANNED), total="4.90")]
+    validation.invoices = [
+        invoice("A", [2], Outcome(Status.PLANNED), total="5.10"),
+        invoice("B", [3], Outcome(Status.PLANNED), total="4.90"),
+    ]
     path = write_results(tmp_path / "r.xlsx", validation, run_info(dry_run=True))
     rows = {r[0]: r[1] for r in openpyxl.load_workbook(path)["Summary"].iter_rows(values_only=True)}
     assert rows["EUR"] == 10.0 and rows["planned"] == 2 and rows["dry run"] == "yes"
@@ -313,8 +363,9 @@ def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
 def test_odd_values_from_pandas_are_written(tmp_path: Path) -> None:
     stamp = pd.Timestamp("2026-06-01")
     frame_rows = [["INV-1", stamp, float("nan"), pd.NA, "EUR", "W", 1, Decimal("1.50"), True]]
-    path = write_results(tmp_path / "r.xlsx", Validation(make_table(frame_rows), [invoice("INV-1", [2])], []),
-                         run_info())
+    path = write_results(
+        tmp_path / "r.xlsx", Validation(make_table(frame_rows), [invoice("INV-1", [2])], []), run_info()
+    )
     values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
     assert values[:9] == ("INV-1", datetime(2026, 6, 1), None, None, "EUR", "W", 1, 1.5, True)
 
@@ -343,8 +394,9 @@ def test_write_creates_parent_folders_and_replaces_an_old_file(tmp_path: Path) -
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.xlsx"]
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "r.xlsx"
     target.write_bytes(b"old results")
 
@@ -378,11 +430,15 @@ def test_an_empty_input_writes_a_valid_workbook(tmp_path: Path) -> None:
 
 def test_many_rows_are_written_with_features_intact(tmp_path: Path) -> None:
     count = 3000
-    rows = [[f"INV-{n // 2}", date(2026, 6, 1), date(2026, 7, 1), "c@x.example", "EUR", "W", n, 1.5, None]
-            for n in range(count)]
+    rows = [
+        [f"INV-{n // 2}", date(2026, 6, 1), date(2026, 7, 1), "c@x.example", "EUR", "W", n, 1.5, None]
+        for n in range(count)
+    ]
     table = make_table(rows)
-    invoices = [invoice(f"INV-{k}", [2 * k + 2, 2 * k + 3], Outcome(Status.CREATED, crm_id=k))
-                for k in range(count // 2)]
+    invoices = [
+        invoice(f"INV-{k}", [2 * k + 2, 2 * k + 3], Outcome(Status.CREATED, crm_id=k))
+        for k in range(count // 2)
+    ]
     errors = [CellError("too big", row=r, column="quantity") for r in range(2, count + 2, 100)]
     invoices[0].errors.extend(errors)
     path = write_results(tmp_path / "r.xlsx", Validation(table, invoices, errors), run_info())
