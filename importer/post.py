@@ -314,7 +314,8 @@ async def _create(invoice: Invoice, payload: dict[str, Any], digest: str, run: _
     sent_before = False
     for attempt in range(attempts):
         if attempt and run.halted:
-            journal.mark_failed(number, "interrupted before it was created")
+            if not sent_before:  # else the entry stays `posting`: the next run asks the CRM first
+                journal.mark_failed(number, "interrupted before it was created")
             invoice.outcome = Outcome(Status.PENDING, message="interrupted before it was created")
             return
         journal.mark_posting(number, digest)
@@ -329,7 +330,7 @@ async def _create(invoice: Invoice, payload: dict[str, Any], digest: str, run: _
                     return
             retryable = exc.status == NO_ANSWER or exc.status in RETRYABLE_STATUSES
             if not retryable or attempt == attempts - 1:
-                _fail(invoice, payload, run, _transient_reason(exc, attempt + 1))
+                _fail(invoice, payload, run, _transient_reason(exc, attempt + 1), sent=sent_before)
                 return
             if not exc.sent:
                 await client.backoff(attempt, exc.retry_after)
@@ -406,8 +407,14 @@ def _matches(payload: Mapping[str, Any], crm: Mapping[str, Any]) -> bool:
     )
 
 
-def _fail(invoice: Invoice, payload: Mapping[str, Any], run: _PostRun, reason: str) -> None:
-    run.journal.mark_failed(invoice.number, reason)
+def _fail(
+    invoice: Invoice, payload: Mapping[str, Any], run: _PostRun, reason: str, *, sent: bool = False
+) -> None:
+    """Not created, as far as the CRM said. A create that was sent without a clear answer stays `posting`
+    in the journal, so that a later run asks the CRM first: were it to land late, it is adopted as ours
+    (skipped), not reported as someone else's invoice (exists)."""
+    if not sent:
+        run.journal.mark_failed(invoice.number, reason)
     invoice.outcome = Outcome(
         Status.FAILED, message=f"{reason}; nothing was created. Sent: {describe_sent(payload)}"
     )

@@ -579,3 +579,62 @@ def test_a_token_rejected_mid_run_leaves_the_rest_pending_and_raises(tmp_path: P
     assert len(creates) == 1
     assert statuses(invoices) == Counter({Status.PENDING: 5})
     assert "run the same import again" in invoices[0].outcome.message  # type: ignore[union-attr]
+
+
+def test_a_lost_create_interrupted_before_it_shows_up_is_adopted_later_not_exists(tmp_path: Path) -> None:
+    """The create times out, the look-up does not find it yet, Ctrl-C: the journal keeps `posting`, so when
+    the invoice does land in the CRM the next run adopts it as this import's (skipped), not `exists`."""
+    stop = asyncio.Event()
+    landed = False
+
+    def envelope(status: int, response: Any) -> httpx.Response:
+        if status >= 400:
+            return httpx.Response(
+                status, json={"status": 1, "statusCode": status, "error": {"message": "Not found"}}
+            )
+        return httpx.Response(status, json={"status": 0, "statusCode": status, "response": response})
+
+    def crm(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            stop.set()  # the user presses Ctrl-C while the create is in flight
+            raise httpx.ReadTimeout("no answer", request=request)
+        if request.url.path.endswith("/invoice/bynumber"):
+            return envelope(200, {"id": 77, "number": "L-1"}) if landed else envelope(404, None)
+        if request.url.path.endswith("/invoice/77"):
+            return envelope(200, {"id": 77, "number": "L-1", "cost": 92.4, "invoiceLines": []})
+        return envelope(404, None)
+
+    def client() -> CrmClient:
+        return CrmClient(
+            "http://127.0.0.1:9",
+            token=TOKEN,
+            transport=httpx.MockTransport(crm),
+            rate=None,
+            sleep=quick_sleep,
+            retry=RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.001),
+        )
+
+    first = [make_invoice("L-1")]
+
+    async def run_posting() -> None:
+        with Journal.open(tmp_path / "j.sqlite", "http://127.0.0.1:9") as journal:
+            async with client() as c:
+                await post_invoices(first, c, journal, stop=stop)
+
+    asyncio.run(run_posting())
+    assert first[0].outcome is not None and first[0].outcome.status is Status.PENDING
+    with Journal.open(tmp_path / "j.sqlite", "http://127.0.0.1:9") as journal:
+        entry = journal.entry("L-1")
+        assert entry is not None and entry.state is JournalState.POSTING
+
+    landed = True  # the slow create did reach the CRM after all
+    second = [make_invoice("L-1")]
+
+    async def run_classify() -> None:
+        with Journal.open(tmp_path / "j.sqlite", "http://127.0.0.1:9") as journal:
+            async with client() as c:
+                await classify_existing(second, c, journal)
+
+    asyncio.run(run_classify())
+    assert second[0].outcome is not None
+    assert (second[0].outcome.status, second[0].outcome.crm_id) == (Status.SKIPPED, 77)
