@@ -84,7 +84,12 @@ _PROBE = textwrap.dedent(
         outcome = "loaded"
     except InputFileError as exc:
         outcome = "refused: " + str(exc)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # The peak of this process image: VmHWM. (ru_maxrss would include the peak of the process that
+    # spawned it, since Linux folds the old address space's peak into it at exec.)
+    status = Path("/proc/self/status")
+    lines = status.read_text().splitlines() if status.exists() else []
+    hwm = [int(line.split()[1]) for line in lines if line.startswith("VmHWM:")]
+    rss = (hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) // 1024
     print(json.dumps({"outcome": outcome, "seconds": time.monotonic() - started, "rss_mb": rss}))
     """
 )
