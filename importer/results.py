@@ -370,7 +370,8 @@ def _write_invoices_sheet(sheet: WriteOnlyWorksheet, invoices: list[Invoice], er
 
 def _invoice_record(invoice: Invoice, errors: ErrorIndex) -> list[Any]:
     outcome = invoice.outcome
-    problems = [errors.describe(error) for error in invoice.errors]
+    in_row_order = sorted(invoice.errors, key=lambda error: (error.row is not None, error.row or 0))
+    problems = [errors.describe(error) for error in in_row_order]
     if outcome is not None and outcome.message:
         problems.append(outcome.message)
     return [

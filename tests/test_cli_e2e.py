@@ -159,6 +159,8 @@ def test_mistakes_are_each_explained_on_their_row_and_column(fresh_sandbox, work
             assert cell.fill.fgColor.rgb not in (None, "00000000"), (row, name)
             assert cell.comment is not None and cell.comment.text, (row, name)
     assert "did you mean 'Acme Ltd'" in sheet["INV-2026-0103"]["error"]
+    several = sheet["INV-2026-0106"]["error"]
+    assert several.index("row 7,") < several.index("row 8,") < several.index("row 9,")  # in row order
     ambiguous = sheet["INV-2026-0104"]["error"]
     assert "6" in ambiguous and "7" in ambiguous  # the candidates' IDs
 
