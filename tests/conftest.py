@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from importer.sandbox import SandboxConfig, SandboxServer
@@ -48,3 +49,12 @@ def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def crm(fresh_sandbox: SandboxServer) -> Iterator[httpx.Client]:
+    """An HTTP client for the fresh sandbox's ``/api/2.0/crm/`` routes, with its token."""
+    from tests.sandbox_helpers import crm_client
+
+    with crm_client(fresh_sandbox) as client:
+        yield client

@@ -15,32 +15,23 @@ import pytest
 
 from importer.sandbox import SandboxServer
 from tests.e2e_helpers import Crm, invoices_sheet, invoke
+from tests.sandbox_helpers import GENERIC, crm_client, ok
 
 ADMIN_TOKEN = "sandbox"
 VIEWER_TOKEN = "sandbox-viewer"
 PRIVATE_ID = 9
-GENERIC = "Value does not fall within the expected range."
-
-
-def client(server: SandboxServer, token: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/api/2.0/crm/", headers={"Authorization": token}, timeout=10)
 
 
 @pytest.fixture
 def viewer(fresh_sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with client(fresh_sandbox, VIEWER_TOKEN) as c:
+    with crm_client(fresh_sandbox, VIEWER_TOKEN) as c:
         yield c
 
 
 @pytest.fixture
 def admin(fresh_sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with client(fresh_sandbox, ADMIN_TOKEN) as c:
+    with crm_client(fresh_sandbox, ADMIN_TOKEN) as c:
         yield c
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()["response"]
 
 
 def assert_access_denied(response: httpx.Response) -> None:
@@ -84,14 +75,14 @@ def test_the_viewer_logs_in_and_reads_like_any_user(
     assert ok(viewer.get("invoice/settings"))["prefix"] == "INV-"
     response = login(fresh_sandbox, "Viewer@Example.com")
     assert response.status_code == 201, response.text
-    with client(fresh_sandbox, response.json()["response"]["token"]) as logged_in:
+    with crm_client(fresh_sandbox, response.json()["response"]["token"]) as logged_in:
         assert ok(logged_in.get("contact/1"))["id"] == 1
         assert_access_denied(logged_in.get(f"contact/{PRIVATE_ID}"))
 
 
 def test_an_admin_login_token_still_sees_the_private_contact(fresh_sandbox: SandboxServer) -> None:
     token = login(fresh_sandbox, "admin@example.com").json()["response"]["token"]
-    with client(fresh_sandbox, token) as logged_in:
+    with crm_client(fresh_sandbox, token) as logged_in:
         assert ok(logged_in.get(f"contact/{PRIVATE_ID}"))["displayName"] == "Pat Private"
 
 
@@ -115,9 +106,9 @@ def test_configured_viewer_credentials(sandbox_factory: Any) -> None:
     server = sandbox_factory(viewer_user="clerk@corp.example", viewer_password="pw", viewer_token="vt")
     assert login(server, "clerk@corp.example", "pw").status_code == 201
     assert login(server, "viewer@example.com").status_code == 500
-    with client(server, "vt") as c:
+    with crm_client(server, "vt") as c:
         assert_access_denied(c.get(f"contact/{PRIVATE_ID}"))
-    with client(server, VIEWER_TOKEN) as c:
+    with crm_client(server, VIEWER_TOKEN) as c:
         assert c.get("contact/1").status_code == 401
 
 

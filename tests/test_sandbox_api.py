@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,31 +9,7 @@ import pytest
 
 from importer.crm_constants import CURRENCIES
 from importer.sandbox import SandboxServer
-
-GENERIC = "Value does not fall within the expected range."
-
-
-@pytest.fixture
-def crm(fresh_sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=f"{fresh_sandbox.url}/api/2.0/crm/", headers={"Authorization": "sandbox"}
-    ) as c:
-        yield c
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert (body["status"], body["statusCode"]) == (0, status)
-    return body["response"]
-
-
-def error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert (body["status"], body["statusCode"]) == (1, status)
-    assert set(body["error"]) == {"message", "hresult", "data"}
-    return str(body["error"]["message"])
+from tests.sandbox_helpers import GENERIC, error, ok
 
 
 def create(crm: httpx.Client, number: str, **changes: Any) -> dict[str, Any]:

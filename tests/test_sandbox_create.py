@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from importer.sandbox import SandboxServer
-
-GENERIC = "Value does not fall within the expected range."
-
-
-@pytest.fixture
-def crm(fresh_sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=f"{fresh_sandbox.url}/api/2.0/crm/", headers={"Authorization": "sandbox"}
-    ) as c:
-        yield c
+from tests.sandbox_helpers import GENERIC
 
 
 def invoice(number: str = "INV-1", **changes: Any) -> dict[str, Any]:

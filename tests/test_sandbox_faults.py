@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from importer.sandbox import SandboxConfig, SandboxServer, parse_rate
+from tests.sandbox_helpers import crm_client
 
 AUTH = {"Authorization": "sandbox"}
 
@@ -32,19 +33,15 @@ def invoice(number: str, **changes: Any) -> dict[str, Any]:
     } | changes
 
 
-def crm(server: SandboxServer) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/api/2.0/crm/", headers=AUTH, timeout=10)
-
-
 def exists(server: SandboxServer, number: str) -> bool:
-    with crm(server) as client:
+    with crm_client(server) as client:
         return bool(client.get("invoice/bynumber/exist", params={"number": number}).json()["response"])
 
 
 def test_latency_and_jitter_delay_every_answer(sandbox_factory: Any) -> None:
     server = sandbox_factory(latency_ms=120, jitter_ms=60, random_seed=1)
     durations = []
-    with crm(server) as client:
+    with crm_client(server) as client:
         for _ in range(6):
             started = time.monotonic()
             assert client.get("invoice/tax").status_code == 200
@@ -55,7 +52,7 @@ def test_latency_and_jitter_delay_every_answer(sandbox_factory: Any) -> None:
 
 def test_error_rate_one_answers_503_retry_after_1_before_anything(sandbox_factory: Any) -> None:
     server = sandbox_factory(error_rate=1.0)
-    with crm(server) as client:
+    with crm_client(server) as client:
         response = client.post("invoice", json=invoice("INV-1"))
         unauthenticated = httpx.get(f"{server.url}/api/2.0/crm/invoice/tax")
     for answer in (response, unauthenticated):
@@ -67,7 +64,7 @@ def test_error_rate_one_answers_503_retry_after_1_before_anything(sandbox_factor
 def test_error_rate_strikes_about_that_fraction_reproducibly(sandbox_factory: Any) -> None:
     def statuses(seed: int) -> list[int]:
         server = sandbox_factory(error_rate=0.3, random_seed=seed)
-        with crm(server) as client:
+        with crm_client(server) as client:
             return [client.get("invoice/tax").status_code for _ in range(200)]
 
     first, again = statuses(7), statuses(7)
@@ -80,7 +77,7 @@ def test_reseed_restarts_the_fault_sequence_of_a_running_server(sandbox_factory:
     server = sandbox_factory(error_rate=0.3, random_seed=1)
 
     def statuses() -> list[int]:
-        with crm(server) as client:
+        with crm_client(server) as client:
             return [client.get("invoice/tax").status_code for _ in range(60)]
 
     server.reseed(7)
@@ -94,7 +91,7 @@ def test_reseed_restarts_the_fault_sequence_of_a_running_server(sandbox_factory:
 
 def test_drop_saves_the_invoice_then_drops_the_connection(sandbox_factory: Any) -> None:
     server = sandbox_factory(drop_rate=1.0)
-    with crm(server) as client:
+    with crm_client(server) as client:
         with pytest.raises(httpx.TransportError):
             client.post("invoice", json=invoice("INV-1"))
         refused = client.post("invoice", json=invoice("INV-1"))  # a failed create answers normally
@@ -108,20 +105,20 @@ def test_drop_rate_drops_about_that_fraction(sandbox_factory: Any) -> None:
     server = sandbox_factory(drop_rate=0.5, random_seed=3)
     dropped = 0
     for i in range(40):
-        with crm(server) as client:
+        with crm_client(server) as client:
             try:
                 assert client.post("invoice", json=invoice(f"INV-{i}")).status_code == 201
             except httpx.TransportError:
                 dropped += 1
     assert 8 <= dropped <= 32
     assert server.stats.drops == dropped and server.stats.invoice_creates == 40
-    with crm(server) as client:
+    with crm_client(server) as client:
         assert client.get("invoice/filter").json()["total"] == 40
 
 
 def test_rate_limit_answers_503_with_the_seconds_until_the_window_frees(sandbox_factory: Any) -> None:
     server = sandbox_factory(rate_limit=(3, 2.0))
-    with crm(server) as client:
+    with crm_client(server) as client:
         assert [client.get("invoice/tax").status_code for _ in range(3)] == [200, 200, 200]
         refused = client.get("invoice/tax")
         assert refused.status_code == 503
@@ -133,7 +130,7 @@ def test_rate_limit_answers_503_with_the_seconds_until_the_window_frees(sandbox_
 
 def test_rate_limit_window_frees_after_s_seconds(sandbox_factory: Any) -> None:
     server = sandbox_factory(rate_limit=(2, 0.4))
-    with crm(server) as client:
+    with crm_client(server) as client:
         assert [client.get("invoice/tax").status_code for _ in range(3)] == [200, 200, 503]
         assert client.get("invoice/tax").headers["retry-after"] == "1"
         time.sleep(0.45)
@@ -155,7 +152,7 @@ def test_number_check_is_atomic_by_default(fresh_sandbox: SandboxServer) -> None
 def test_racy_numbers_lets_two_concurrent_creates_of_one_number_succeed(sandbox_factory: Any) -> None:
     server = sandbox_factory(racy_numbers=True)
     assert asyncio.run(_create_twice_at_once(server, "INV-RACE")) == [201, 201]
-    with crm(server) as client:
+    with crm_client(server) as client:
         assert (
             client.post("invoice", json=invoice("INV-RACE")).status_code == 400
         )  # sequential: still checked
@@ -163,7 +160,7 @@ def test_racy_numbers_lets_two_concurrent_creates_of_one_number_succeed(sandbox_
 
 
 def test_stats_count_requests_per_route_and_not_themselves(fresh_sandbox: SandboxServer) -> None:
-    with crm(fresh_sandbox) as client:
+    with crm_client(fresh_sandbox) as client:
         client.post("invoice.json", json=invoice("INV-1"))
         client.post("invoice", json=invoice("INV-1"))
         client.get("invoice/1")
@@ -193,16 +190,16 @@ def test_stats_count_requests_per_route_and_not_themselves(fresh_sandbox: Sandbo
 
 
 def test_reset_wipes_data_and_restarts_ids(fresh_sandbox: SandboxServer) -> None:
-    with crm(fresh_sandbox) as client:
+    with crm_client(fresh_sandbox) as client:
         assert client.post("invoice", json=invoice("INV-1")).json()["response"]["id"] == 1
         client.post("contact/company", json={"companyName": "Temp"})
     fresh_sandbox.reset(seed=False)
-    with crm(fresh_sandbox) as client:
+    with crm_client(fresh_sandbox) as client:
         assert client.get("contact/filter").json()["response"] == []
         assert client.get("invoice/tax").json()["response"] == []
         assert client.get("invoice/settings").json()["response"]["prefix"] == "INV-"
     fresh_sandbox.reset()
-    with crm(fresh_sandbox) as client:
+    with crm_client(fresh_sandbox) as client:
         assert client.get("contact/filter").json()["total"] == 9
         assert client.get("invoice/filter").json()["total"] == 0
         company = client.post("contact/company", json={"companyName": "Again"}).json()["response"]
@@ -211,7 +208,7 @@ def test_reset_wipes_data_and_restarts_ids(fresh_sandbox: SandboxServer) -> None
 
 def test_no_seed_starts_empty_but_with_settings_and_currencies(sandbox_factory: Any) -> None:
     server = sandbox_factory(seed=False)
-    with crm(server) as client:
+    with crm_client(server) as client:
         for path in ("contact/filter", "invoiceitem/filter", "invoice/tax"):
             assert client.get(path).json()["response"] == []
         assert len(client.get("settings/currency").json()["response"]) == 74
@@ -221,11 +218,11 @@ def test_no_seed_starts_empty_but_with_settings_and_currencies(sandbox_factory: 
 
 def test_a_database_file_keeps_its_data_across_restarts(tmp_path: Path) -> None:
     db = tmp_path / "crm.sqlite"
-    with SandboxServer(SandboxConfig(port=0, db=db)) as server, crm(server) as client:
+    with SandboxServer(SandboxConfig(port=0, db=db)) as server, crm_client(server) as client:
         assert client.post("invoice", json=invoice("INV-KEEP")).status_code == 201
     with SandboxServer(SandboxConfig(port=0, db=db)) as server:
         assert exists(server, "INV-KEEP")
-        with crm(server) as client:
+        with crm_client(server) as client:
             assert client.get("contact/filter").json()["total"] == 9  # not seeded twice
     assert db.exists()
 
@@ -237,7 +234,7 @@ def test_starts_fast_stops_cleanly_and_removes_its_temporary_database() -> None:
     assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith("/")
     db_dir = server._tempdir
     assert db_dir is not None and db_dir.exists()
-    with crm(server) as client:
+    with crm_client(server) as client:
         assert client.get("invoice/tax").status_code == 200
         server.stop()
         with pytest.raises(httpx.TransportError):
