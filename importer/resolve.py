@@ -703,7 +703,11 @@ def _unknown_message(kind: str, match: Match) -> str:
         if "@" in value:
             text = f"No contact in the CRM has the e-mail address '{value}'"
         elif id_of(value) is not None:
-            text = f"No contact in the CRM has the ID or the name '{value}'"
+            # A portal answers "not found" also for a contact that is private to another user.
+            text = (
+                f"No contact in the CRM has the ID or the name '{value}' "
+                "(or it is private to another user: ask its owner to share it)"
+            )
         else:
             text = f"No contact in the CRM is named exactly '{value}'"
     elif kind == "item":

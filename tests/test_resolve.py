@@ -667,3 +667,10 @@ def test_what_the_preflight_refuses_the_sandbox_refuses_too(fresh_sandbox: Any) 
         with pytest.raises(CrmRequestError) as caught:
             asyncio.run(_post_all(fresh_sandbox.url, [invoice]))
         assert caught.value.status == 400
+
+
+def test_an_unknown_contact_id_may_be_a_private_one() -> None:
+    """A real portal answers 'not found' for a contact private to another user: the message says so."""
+    error = reference_error("contact", match_contact("9999", []), 2, "contact", "9999")
+    assert error is not None and error.code == "unknown_reference"
+    assert "'9999'" in error.message and "private to another user" in error.message
