@@ -422,20 +422,19 @@ def parse_numbers(
 def parse_integers(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
     """A CRM ID column: whole numbers (``12``, a workbook 12.0) as int; None for blank or unreadable."""
     canonical, errors = number_text(values, column, rows, decimal=".")
-    message = f"This must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
-    errors = [CellError(message, e.row, e.column, e.value, e.code) for e in errors]
-    whole = canonical.str.fullmatch(r"-?\d+(?:\.0*)?", na=False)
-    for index in canonical[canonical.notna() & ~whole].index.tolist():
-        errors.append(_error("number", message, rows.loc[index], column, values.loc[index]))
-    out = _nones(values.index)
-    digits = canonical[whole].str.replace(r"\.0*$", "", regex=True)
-    out[digits.index] = [int(d) for d in digits]
-    return out, errors
+    return _whole_numbers(canonical, errors, values, column, rows)
 
 
 def _integer_cells(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
     """:func:`parse_integers` on distinct values (``rows`` their ids)."""
     canonical, errors = _number_cells(values, column, rows, ".")
+    return _whole_numbers(canonical, errors, values, column, rows)
+
+
+def _whole_numbers(
+    canonical: pd.Series, errors: list[CellError], values: pd.Series, column: str, rows: pd.Series
+) -> tuple[pd.Series, list[CellError]]:
+    """Canonical number texts to ints; anything not whole is an error saying a CRM ID is expected."""
     message = f"This must be a whole number (a CRM ID), e.g. {INTEGER_EXAMPLE}."
     errors = [CellError(message, e.row, e.column, e.value, e.code) for e in errors]
     whole = canonical.str.fullmatch(r"-?\d+(?:\.0*)?", na=False)
