@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 
-from importer.models import CellError, Invoice, Line
-from importer.parse import Coded, gc_paused, objects
+from importer.models import CellError, Coded, Invoice, Line, objects
+from importer.parse import gc_paused
 
 _LINE_COLUMNS = ("row", "item", "quantity", "price", "discount", "tax1", "tax2", "line_description")
 _INVOICE_COLUMNS = (
@@ -67,7 +67,7 @@ def group_coded(
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     bounds = list(zip(starts.tolist(), (starts + sizes).tolist(), strict=True))
     row_list = rows[order].tolist()
-    lines = _lines(order, row_list, columns)
+    lines = _LineTable(order, row_list, columns)
     heads = order[starts]
 
     def head(name: str, fill: Callable[[Any], Any] | None = None) -> list[Any]:
@@ -79,7 +79,7 @@ def group_coded(
             Invoice,
             key.map(str).take(heads),
             [row_list[start:end] for start, end in bounds],
-            [lines[start:end] for start, end in bounds],
+            [LineBlock(lines, start, end) for start, end in bounds],
             head("issue_date"),
             head("due_date"),
             head("contact"),
@@ -102,6 +102,56 @@ def group_coded(
     for invoice, total in zip(invoices, totals, strict=True):
         _set_total(invoice, total)
     return invoices
+
+
+class _LineTable:
+    """Every line of a file, built the first time any invoice's lines are read (``validate`` without
+    ``--results`` never reads them: 200,000 Line objects are a good part of its time)."""
+
+    __slots__ = ("_columns", "_lines", "_order", "_rows")
+
+    def __init__(self, order: np.ndarray, rows: list[int], columns: Mapping[str, Coded]) -> None:
+        self._order, self._rows, self._columns = order, rows, columns
+        self._lines: list[Line] | None = None
+
+    def lines(self, start: int, end: int) -> list[Line]:
+        if self._lines is None:
+            with gc_paused():
+                self._lines = _lines(self._order, self._rows, self._columns)
+        return self._lines[start:end]
+
+
+class LineBlock(Sequence[Line]):
+    """One invoice's lines, a slice of the file's :class:`_LineTable`: the same Line objects every time
+    (resolve fills in their IDs), built on first use."""
+
+    __slots__ = ("_end", "_start", "_table")
+
+    def __init__(self, table: _LineTable, start: int, end: int) -> None:
+        self._table, self._start, self._end = table, start, end
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> Line: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Line]: ...
+    def __getitem__(self, index: int | slice) -> Line | list[Line]:
+        return self._table.lines(self._start, self._end)[index]
+
+    def __iter__(self) -> Iterator[Line]:
+        return iter(self._table.lines(self._start, self._end))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._table.lines(self._start, self._end))
 
 
 def _lines(order: np.ndarray, rows: list[int], columns: Mapping[str, Coded]) -> list[Line]:

@@ -22,7 +22,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ import python_calamine
 
 from importer.columns import RESULT_COLUMNS, normalize_header
 from importer.errors import InputFileError
-from importer.models import FormatOptions, RawTable
+from importer.models import Coded, FormatOptions, RawTable, objects
 
 CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
 WORKBOOK_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -71,19 +71,25 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
     head = _read_head(path)
     if ext in CSV_EXTENSIONS:
         _refuse_binary_as_text(path, head)
-        cells, numbers, plain = _read_csv(path, fmt)
+        cells, numbers = _read_csv(path, fmt)
+        columns = {position: _text_column(cells[position].to_numpy(dtype=object)) for position in cells}
         table_sheet = None
     elif ext in WORKBOOK_EXTENSIONS:
         cells, numbers, table_sheet = _read_workbook(path, head, sheet)
-        plain = False
+        columns = {position: _cell_column(cells[position].tolist()) for position in cells}
     else:
         raise InputFileError(
             f"{path.name}: files of type '{ext or '(no extension)'}' are not supported; "
             f"save it as one of {SUPPORTED} and run again."
         )
-    frame, row_numbers = _build_table(path, cells, numbers, table_sheet, plain=plain)
+    frame, coded, row_numbers = _build_table(path, columns, numbers, table_sheet)
     return RawTable(
-        frame=frame, row_numbers=row_numbers, source=path, sheet=table_sheet, sha256=sha256_file(path)
+        frame=frame,
+        row_numbers=row_numbers,
+        source=path,
+        sheet=table_sheet,
+        sha256=sha256_file(path),
+        coded=coded,
     )
 
 
@@ -173,8 +179,8 @@ def _refuse_binary_as_text(path: Path, head: bytes) -> None:
 # ----------------------------------------------------------------------------------------------- CSV
 
 
-def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int], bool]:
-    """The cells as text, their line numbers, and whether every cell is known to need no stripping."""
+def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
+    """The cells as text (str, never None) and their line numbers."""
     data = path.read_bytes()
     text, encoding = _decode(path, data, fmt.encoding)
     nul = text.find("\x00")
@@ -194,36 +200,10 @@ def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int], 
     bom = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0
     utf8 = data[bom + (match.end() if match else 0) :] if encoding in ("utf-8", "utf-8-sig") else None
     cells = _parse_csv_fast(body, delimiter, utf8)
-    plain = cells is not None and utf8 is not None and _plain_cells(utf8, delimiter)
     if cells is None:
         cells = _parse_csv_checked(path, body, delimiter, lead)
     numbers = list(range(lead + 1, lead + 1 + len(cells)))
-    return cells, numbers, plain
-
-
-_STRIPPED_BYTES = np.array(
-    [byte in (9, 11, 12, 32) or 28 <= byte <= 31 or byte >= 0x80 for byte in range(256)], dtype=bool
-)  # what str.strip removes, and every non-ASCII byte (a UTF-8 space is among them)
-
-
-def _plain_cells(utf8: bytes, delimiter: str) -> bool:
-    """True when no cell can need stripping or be longer than a cell may be, judged from the bytes alone:
-    no quote anywhere, no space-like (or non-ASCII) byte next to a delimiter, a line break or either end
-    of the file, and no stretch between delimiters and line breaks longer than MAX_CELL_CHARS."""
-    if b'"' in utf8 or len(delimiter.encode()) != 1:
-        return False
-    data = np.frombuffer(utf8, dtype=np.uint8)
-    if not len(data):
-        return True
-    separator = (data == ord(delimiter)) | (data == 10) | (data == 13)
-    spacey = _STRIPPED_BYTES[data]
-    if spacey[0] or spacey[-1] or (spacey[1:] & separator[:-1]).any() or (spacey[:-1] & separator[1:]).any():
-        return False
-    if len(data) <= MAX_CELL_CHARS:
-        return True
-    bounds = np.flatnonzero(separator)
-    gaps = np.diff(bounds, prepend=-1, append=len(data))
-    return int(gaps.max()) - 1 <= MAX_CELL_CHARS
+    return cells, numbers
 
 
 def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
@@ -347,7 +327,6 @@ def _parse_csv_fast(body: str, delimiter: str, utf8: bytes | None = None) -> pd.
             quotechar='"',
             doublequote=True,
             skipinitialspace=False,
-            low_memory=False,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return None
@@ -742,61 +721,109 @@ def column_letter(index: int) -> str:
 # -------------------------------------------------------------------------------------- common table
 
 
-def _build_table(
-    path: Path, cells: pd.DataFrame, numbers: list[int], sheet: str | None, *, plain: bool = False
-) -> tuple[pd.DataFrame, list[int]]:
-    """Clean cells, find the header, name and filter the columns, drop blank rows.
+class _Column(NamedTuple):
+    """One column of cells as read: coded per distinct value (cleaned, blank as -1), the cells themselves
+    where they must be kept as they are (else ``coded`` gives them), and the length of the longest text."""
 
-    ``plain``: every cell is text that needs no stripping and is short enough (see _plain_cells)."""
+    coded: Coded
+    cells: np.ndarray | None
+    longest: int
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        if self.cells is not None:
+            return self.cells[positions]
+        return self.coded.values[self.coded.codes[positions]]
+
+
+def _text_column(texts: np.ndarray) -> _Column:
+    """A column of text cells (CSV), cleaned once per distinct text: stripped, blank ones as None."""
+    codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+    distinct: list[str] = uniques.tolist()
+    stripped = [text.strip() for text in distinct]
+    longest = max(map(len, stripped), default=0)
+    if stripped != distinct:  # some text had spaces at an end: equal once stripped means one code
+        merged, kept = pd.factorize(objects([text or None for text in stripped]), use_na_sentinel=True)
+        codes = np.append(merged, -1)[codes]
+        return _Column(Coded(codes, objects([*kept.tolist(), None])), None, longest)
+    if "" in distinct:
+        blank = distinct.index("")
+        codes = np.where(codes == blank, -1, codes)
+    return _Column(Coded(codes, objects([*distinct, None])), None, longest)
+
+
+def _cell_column(values: list[Any]) -> _Column:
+    """A column of workbook cells, cleaned cell by cell (a float 1.0 and a True must stay apart), then
+    coded."""
+    cleaned, longest, booleans = _clean_column(values)
+    return _Column(code_cells(cleaned, booleans), cleaned, longest)
+
+
+def code_cells(cleaned: np.ndarray, booleans: np.ndarray | None = None) -> Coded:
+    """Cleaned cells (stripped text, None for blank) coded by distinct value. ``booleans``: where the
+    True/False cells are, kept apart from the numbers Python finds equal to them (True == 1)."""
+    keys = cleaned
+    if booleans is not None and len(booleans):
+        keys = cleaned.copy()
+        keys[booleans] = _object_array([(bool, value) for value in cleaned[booleans].tolist()])
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    distinct = [value[1] if isinstance(value, tuple) else value for value in uniques.tolist()]
+    return Coded(codes, objects([*distinct, None]))
+
+
+def clean_cells(values: list[Any]) -> np.ndarray:
+    """Cells as the loader cleans them: text stripped, blank as None, whole floats as int."""
+    return _clean_column(values)[0]
+
+
+def _build_table(
+    path: Path, columns: dict[Any, _Column], numbers: list[int], sheet: str | None
+) -> tuple[pd.DataFrame, dict[str, Coded], list[int]]:
+    """Find the header, name and filter the columns, drop blank rows: the data as a frame, as coded
+    columns (by header) and the row numbers."""
     where = f"{path.name}" + (f", sheet '{sheet}'" if sheet else "")
-    cleaned: dict[Any, np.ndarray] = {}
-    filled: dict[Any, np.ndarray] = {}
-    long_cells: set[Any] = set()
-    for position in cells.columns:
-        if plain:
-            cleaned[position], filled[position] = _blank_to_none(cells[position].to_numpy(dtype=object))
-            continue
-        cleaned[position], longest = _clean_column(cells[position].tolist())
-        filled[position] = ~pd.isna(cleaned[position])
-        if longest > MAX_CELL_CHARS:
-            long_cells.add(position)
-    keep = _any_filled(list(filled.values()), len(cells))
+    filled = {position: column.coded.codes >= 0 for position, column in columns.items()}
+    keep = _any_filled(list(filled.values()), len(numbers))
     if not keep.any():
         raise InputFileError(f"{where}: has no data (every row is blank); check the file or the sheet.")
     kept = np.flatnonzero(keep)
     kept_numbers = np.asarray(numbers)[kept].tolist()
-    header_values = [cleaned[position][kept[0]] for position in cells.columns]
+    header_values = [column.at(kept[:1])[0] for column in columns.values()]
     data_at = kept[1:]
     data_numbers = kept_numbers[1:]
-    columns = _name_columns(
-        where, header_values, list(cells.columns), lambda position: bool(filled[position][data_at].any())
+    named = _name_columns(
+        where, header_values, list(columns), lambda position: bool(filled[position][data_at].any())
     )
-    rows_keep = _any_filled([filled[position][data_at] for position, _ in columns], len(data_at))
+    rows_keep = _any_filled([filled[position][data_at] for position, _ in named], len(data_at))
     at = data_at[rows_keep]
-    data = pd.DataFrame({name: cleaned[position][at] for position, name in columns}, dtype=object)
+    data = pd.DataFrame({name: columns[position].at(at) for position, name in named}, dtype=object)
     data.index = pd.RangeIndex(len(at))
+    coded = {name: _only_used(columns[position].coded, at) for position, name in named}
     data_numbers = [number for number, flag in zip(data_numbers, rows_keep, strict=True) if flag]
     if data.empty:
         raise InputFileError(
             f"{where}: has a header row (row {kept_numbers[0]}) but no data rows; "
             "add the invoice rows below it."
         )
-    suspects = [name for position, name in columns if position in long_cells]
+    suspects = [name for position, name in named if columns[position].longest > MAX_CELL_CHARS]
     _refuse_huge_cells(where, data, data_numbers, suspects)
-    return data, data_numbers
+    return data, coded, data_numbers
+
+
+def _only_used(coded: Coded, at: np.ndarray) -> Coded:
+    """The rows at ``at`` of a coded column, with only the values they use (not the header's, say)."""
+    codes = coded.codes[at]
+    used = np.zeros(len(coded.values), dtype=bool)
+    used[codes] = True  # code -1 marks the blank value, the last one, which stays
+    used[-1] = True
+    if used.all():
+        return Coded(codes, coded.values)
+    renumbered = np.cumsum(used) - 1
+    renumbered[-1] = -1
+    return Coded(renumbered[codes], coded.values[used])
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
-
-
-def _blank_to_none(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Text cells with empty ones as None; and which are not empty."""
-    filled = values != ""
-    if not filled.all():
-        values = values.copy()
-        values[~filled] = None
-    return values, filled
 
 
 def _any_filled(filled: list[np.ndarray], count: int) -> np.ndarray:
@@ -807,8 +834,9 @@ def _any_filled(filled: list[np.ndarray], count: int) -> np.ndarray:
     return result
 
 
-def _clean_column(values: list[Any]) -> tuple[np.ndarray, int]:
-    """Cells stripped, blanks as None, integral floats as int; and the length of the longest text.
+def _clean_column(values: list[Any]) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Cells stripped, blanks as None, integral floats as int; the length of the longest text; and
+    where the booleans are (None when there are none).
 
     Done per kind of value: all the text cells at once, all the float cells at once (a workbook column
     is text in its header and numbers or dates below)."""
@@ -817,7 +845,7 @@ def _clean_column(values: list[Any]) -> tuple[np.ndarray, int]:
     except TypeError:
         pass
     else:
-        return _object_array([value or None for value in stripped]), max(map(len, stripped), default=0)
+        return _object_array([value or None for value in stripped]), max(map(len, stripped), default=0), None
     cells = _object_array(values)
     kinds = list(map(type, values))
     number_of = {kind: number for number, kind in enumerate(set(kinds))}
@@ -836,7 +864,8 @@ def _clean_column(values: list[Any]) -> tuple[np.ndarray, int]:
             some = [_clean(value) for value in cells[at].tolist()]
             longest = max(longest, max((len(value) for value in some if isinstance(value, str)), default=0))
             cleaned[at] = _object_array(some)
-    return cleaned, longest
+    booleans = np.flatnonzero(numbers == number_of[bool]) if bool in number_of else None
+    return cleaned, longest, booleans
 
 
 def _clean_floats(values: list[float | None]) -> list[Any]:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from importer.columns import BY_NAME, CANONICAL, REQUIRED, alias_index, normalize_header
 from importer.errors import InputFileError, MappingFileError, MissingColumnsError
-from importer.models import FormatOptions, MappedTable, MappingConfig, RawTable
+from importer.models import Coded, FormatOptions, MappedTable, MappingConfig, RawTable, objects
 
 SECTIONS = ("columns", "defaults", "format")
 FORMAT_KEYS = ("encoding", "delimiter", "decimal", "date")
@@ -194,7 +194,8 @@ def map_columns(raw: RawTable, config: MappingConfig = _DEFAULT_CONFIG) -> Mappe
     headers, extras = _match_headers(file_name, [str(header) for header in raw.frame.columns], explicit)
     _refuse_missing(file_name, headers, extras, defaults)
     frame = _canonical_frame(raw, headers)
-    return MappedTable(raw=raw, frame=frame, headers=headers, extras=extras, defaults=defaults)
+    coded = _canonical_coded(raw, headers)
+    return MappedTable(raw=raw, frame=frame, headers=headers, extras=extras, defaults=defaults, coded=coded)
 
 
 def _explicit_mapping(raw: RawTable, config: MappingConfig) -> dict[str, str]:
@@ -271,6 +272,15 @@ def closest_headers(canonical: str, headers: Iterable[str], n: int = 3) -> list[
             scored.append((score, header))
     scored.sort(key=lambda item: -item[0])
     return [header for _, header in scored[:n]]
+
+
+def _canonical_coded(raw: RawTable, headers: Mapping[str, str]) -> dict[str, Coded]:
+    """The loader's coded columns under their canonical names (absent columns all blank); none when the
+    loader coded none."""
+    if not raw.coded:
+        return {}
+    blank = Coded(np.full(len(raw.frame), -1, dtype=np.int64), objects([None]))
+    return {name: raw.coded[headers[name]] if name in headers else blank for name in CANONICAL}
 
 
 def _canonical_frame(raw: RawTable, headers: Mapping[str, str]) -> pd.DataFrame:

@@ -9,6 +9,7 @@ Nothing here does I/O. Amounts are ``Decimal`` throughout; dates are ``datetime.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -77,6 +79,42 @@ class MappingConfig:
     format: FormatOptions = field(default_factory=FormatOptions)
 
 
+def objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``values`` (never a 2-d one, whatever the values are)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A column as codes into its distinct values: row ``i`` holds ``values[codes[i]]``.
+
+    ``values`` is an object array whose last element is the blank value (None), so code -1 reads as
+    blank and ``values[codes]`` is the whole column in one numpy take. Work done per distinct value
+    (parsing, Decimal, normalising) then costs nothing per row.
+    """
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, column: pd.Series) -> Coded:
+        """Each row its own value (no hashing): None and NaN become the blank code -1."""
+        array = column.to_numpy(dtype=object)
+        codes = np.arange(len(array))
+        codes[pd.isna(array)] = -1
+        return cls(codes, objects([*array.tolist(), None]))
+
+    def map(self, function: Callable[[Any], Any]) -> Coded:
+        """The same codes with ``function`` applied to each distinct value (the blank one included)."""
+        return Coded(self.codes, objects([function(value) for value in self.values.tolist()]))
+
+    def take(self, positions: np.ndarray) -> list[Any]:
+        """The values of the rows at ``positions``, as a list."""
+        return self.values[self.codes[positions]].tolist()
+
+
 @dataclass
 class RawTable:
     """The file as read, before any interpretation.
@@ -92,6 +130,7 @@ class RawTable:
     source: Path
     sheet: str | None = None
     sha256: str = ""
+    coded: dict[str, Coded] = field(default_factory=dict)  # the frame's columns coded (when the loader did)
 
 
 @dataclass
@@ -109,6 +148,7 @@ class MappedTable:
     headers: dict[str, str]
     extras: list[str] = field(default_factory=list)
     defaults: dict[str, str] = field(default_factory=dict)
+    coded: dict[str, Coded] = field(default_factory=dict)  # canonical columns coded (when the loader did)
 
 
 @dataclass(slots=True)
@@ -147,7 +187,7 @@ class Invoice:
 
     number: str
     rows: list[int]
-    lines: list[Line]
+    lines: Sequence[Line]  # a list, or (from group) a block built on first use
     issue_date: date | None = None
     due_date: date | None = None
     contact: str | None = None

@@ -15,7 +15,7 @@ import datetime as dt
 import gc
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ import pandas as pd
 
 from importer.columns import Kind
 from importer.errors import FormatUndecidedError
-from importer.models import CellError, FormatOptions
+from importer.models import CellError, Coded, FormatOptions, objects
 
 # Grouping characters removed from text numbers: spaces of every width and apostrophes (1'234.50).
 _GROUPING_SPACES = r"[\s\u00a0\u2007\u2009\u202f'’]"
@@ -57,42 +57,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def objects(values: list[Any]) -> np.ndarray:
-    """A 1-d object array of ``values`` (never a 2-d one, whatever the values are)."""
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
-
-
-@dataclass(frozen=True, slots=True)
-class Coded:
-    """A column as codes into its distinct values: row ``i`` holds ``values[codes[i]]``.
-
-    ``values`` is an object array whose last element is the blank value (None), so code -1 reads as
-    blank and ``values[codes]`` is the whole column in one numpy take. Work done per distinct value
-    (parsing, Decimal, normalising) then costs nothing per row.
-    """
-
-    codes: np.ndarray
-    values: np.ndarray
-
-    @classmethod
-    def of(cls, column: pd.Series) -> Coded:
-        """Each row its own value (no hashing): None and NaN become the blank code -1."""
-        array = column.to_numpy(dtype=object)
-        codes = np.arange(len(array))
-        codes[pd.isna(array)] = -1
-        return cls(codes, objects([*array.tolist(), None]))
-
-    def map(self, function: Callable[[Any], Any]) -> Coded:
-        """The same codes with ``function`` applied to each distinct value (the blank one included)."""
-        return Coded(self.codes, objects([function(value) for value in self.values.tolist()]))
-
-    def take(self, positions: np.ndarray) -> list[Any]:
-        """The values of the rows at ``positions``, as a list."""
-        return self.values[self.codes[positions]].tolist()
 
 
 def _all_text(values: pd.Series) -> bool:
@@ -166,12 +130,17 @@ def by_unique(values: pd.Series, rows: pd.Series, parse: UniqueParser) -> tuple[
 
 
 def parse_distinct(
-    values: pd.Series, rows: pd.Series, parse: UniqueParser
+    values: pd.Series, rows: pd.Series, parse: UniqueParser, coded: Coded | None = None
 ) -> tuple[np.ndarray, pd.Series, list[CellError]]:
     """:func:`by_unique` without spreading the values back: the code of each row (-1 for a blank cell)
-    into the parsed distinct values, those values, and the errors (one per row, as by_unique)."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    into the parsed distinct values, those values, and the errors (one per row, as by_unique).
+    ``coded``: ``values`` already coded (by the loader), so not hashed again."""
+    if coded is None:
+        codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+        distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    else:
+        codes = coded.codes
+        distinct = pd.Series(coded.values[:-1], dtype=object)
     parsed, unique_errors = parse(distinct, pd.Series(range(len(distinct)), dtype=int))
     if not unique_errors:
         return codes, parsed, []

@@ -10,7 +10,7 @@ and the final Invoice/Line objects are handled one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,13 +22,11 @@ from importer.columns import BY_NAME, COLUMNS, INVOICE_LEVEL, Kind
 from importer.crm_constants import LANGUAGE_BY_KEY, TEMPLATE_TYPES
 from importer.errors import MappingFileError
 from importer.group import group_coded
-from importer.models import CellError, FormatOptions, MappedTable, Validation
+from importer.models import CellError, Coded, FormatOptions, MappedTable, Validation, objects
 from importer.parse import (
-    Coded,
     date_scalar,
     gc_paused,
     number_scalar,
-    objects,
     parse_distinct,
     shown,
     unique_parser,
@@ -59,7 +57,7 @@ def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> 
 def _validate(table: MappedTable, fmt: FormatOptions) -> Validation:
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
-    values, errors = _parse_columns(source, fmt)
+    values, errors = _parse_columns(source, table.coded, fmt)
     values["invoice_number"] = _continue_blank_numbers(
         values["invoice_number"], [values[c] for c in _CONTINUED]
     )
@@ -68,11 +66,10 @@ def _validate(table: MappedTable, fmt: FormatOptions) -> Validation:
     errors += _consistency_errors(values, invoices_of, rows, source)
     filled = _normalize(_apply_defaults(_fill_continuation(values, invoices_of), table.defaults, fmt))
     shown_values = _Shown(source, filled)
-    check_frame = _check_frame(filled)
     report = _Reported(values, invoices_of)
-    errors += _row_schema_errors(check_frame, rows, report, bad_cells, shown_values)
-    numbered_first = invoices_of.first_row & (invoices_of.group >= 0)
-    errors += _invoice_schema_errors(check_frame[numbered_first], rows, shown_values)
+    errors += _row_schema_errors(filled, rows, report, bad_cells, shown_values)
+    heads = np.flatnonzero(invoices_of.first_row & (invoices_of.group >= 0))
+    errors += _invoice_schema_errors(_invoice_frame(filled, heads), rows, shown_values)
     typed = {column: _typed(coded, column) for column, coded in filled.items() if column != "invoice_number"}
     invoices = group_coded(filled["invoice_number"], rows.to_numpy(), typed, errors)
     errors += [e for invoice in invoices for e in invoice.errors if e.code == "total_mismatch"]
@@ -136,14 +133,17 @@ class _Groups:
 # --------------------------------------------------------------------------------------------- parse
 
 
-def _parse_columns(source: pd.DataFrame, fmt: FormatOptions) -> tuple[dict[str, Coded], list[CellError]]:
-    """Each column parsed once per distinct value, normalised, with equal values sharing a code."""
+def _parse_columns(
+    source: pd.DataFrame, coded: Mapping[str, Coded], fmt: FormatOptions
+) -> tuple[dict[str, Coded], list[CellError]]:
+    """Each column parsed once per distinct value, normalised, with equal values sharing a code.
+    ``coded``: the columns the loader already coded (the others are coded here)."""
     rows = source["row"]
     parsed: dict[str, Coded] = {}
     errors: list[CellError] = []
     for column in COLUMNS:
-        cells = source[column.name]
-        codes, distinct, found = parse_distinct(cells, rows, unique_parser(column.kind, column.name, fmt))
+        parser = unique_parser(column.kind, column.name, fmt)
+        codes, distinct, found = parse_distinct(source[column.name], rows, parser, coded.get(column.name))
         parsed[column.name] = _canonical(codes, _normalize_values(column.name, distinct))
         errors += found
     return parsed, errors
@@ -200,6 +200,8 @@ def _consistency_errors(
     row_numbers = rows.to_numpy()
     for column_index, column in enumerate(_CONTINUED):
         coded = values[column]
+        if _all_blank(coded):
+            continue
         first = groups.first_written(coded.codes)
         own = _comparable(coded, column)
         written = (coded.codes >= 0) & (first >= 0)
@@ -227,6 +229,11 @@ def _consistency_errors(
     return errors
 
 
+def _all_blank(coded: Coded) -> bool:
+    """A column with no value (one the file does not have)."""
+    return not bool((coded.codes >= 0).any())
+
+
 def _at(series: pd.Series, position: int) -> Any:
     """The value at a position (typed Any: cells hold str, Decimal text, Timestamp, int or None)."""
     return series.iat[position]
@@ -237,6 +244,8 @@ def _fill_continuation(values: dict[str, Coded], groups: _Groups) -> dict[str, C
     filled = dict(values)
     for column in _CONTINUED:
         coded = values[column]
+        if _all_blank(coded):
+            continue
         first = groups.first_written(coded.codes)
         taken = np.where(first >= 0, coded.codes[np.maximum(first, 0)], -1)
         filled[column] = Coded(np.where(groups.group >= 0, taken, coded.codes), coded.values)
@@ -311,29 +320,42 @@ class _Reported:
         self.values = values
         self.groups = groups
 
-    def __call__(self, position: int, column: str) -> bool:
+    def rows(self, column: str) -> np.ndarray:
+        """Per row, whether a failed check of ``column`` is reported there."""
         if column not in _CONTINUED:
-            return True
-        if self.groups.group[position] < 0:
-            return False
-        return bool(self.groups.first_row[position] or self.values[column].codes[position] >= 0)
+            return np.ones(len(self.groups.group), dtype=bool)
+        written = self.values[column].codes >= 0
+        return (self.groups.group >= 0) & (self.groups.first_row | written)
 
 
-def _check_frame(filled: dict[str, Coded]) -> pd.DataFrame:
-    """The frame the schemas check (the columns a row can fail on): numbers and IDs as float64, dates
-    as datetime64, text as is."""
-    checked: dict[str, Any] = {}
-    for column in CHECKED_COLUMNS:
+def _padded_frame(distinct: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Columns of different lengths as one frame: each padded with its last value (its blank one)."""
+    longest = max(map(len, distinct.values()), default=0)
+    return pd.DataFrame(
+        {
+            column: np.concatenate([values, np.repeat(values[-1:], longest - len(values))])
+            for column, values in distinct.items()
+        }
+    )
+
+
+def _checked_values(coded: Coded, column: str) -> np.ndarray:
+    kind = BY_NAME[column].kind
+    if kind in (Kind.NUMBER, Kind.INTEGER):
+        return pd.to_numeric(pd.Series(coded.values, dtype=object)).astype(float).to_numpy()
+    if kind is Kind.DATE:
+        return pd.DatetimeIndex(coded.values).to_numpy()
+    return coded.values
+
+
+def _invoice_frame(filled: dict[str, Coded], heads: np.ndarray) -> pd.DataFrame:
+    """The invoice schema's frame: the number and dates of each invoice's first row, indexed by position."""
+    numbers = filled["invoice_number"]
+    frame = {"invoice_number": numbers.values[numbers.codes[heads]]}
+    for column in ("issue_date", "due_date"):
         coded = filled[column]
-        kind = BY_NAME[column].kind
-        if kind in (Kind.NUMBER, Kind.INTEGER):
-            numbers = pd.to_numeric(pd.Series(coded.values, dtype=object)).astype(float).to_numpy()
-            checked[column] = numbers[coded.codes]
-        elif kind is Kind.DATE:
-            checked[column] = pd.DatetimeIndex(coded.values).to_numpy()[coded.codes]
-        else:
-            checked[column] = coded.values[coded.codes]
-    return pd.DataFrame(checked)
+        frame[column] = pd.DatetimeIndex(coded.values).to_numpy()[coded.codes[heads]]
+    return pd.DataFrame(frame, index=heads)
 
 
 def _failure_cases(schema: Any, frame: pd.DataFrame) -> pd.DataFrame:
@@ -345,21 +367,55 @@ def _failure_cases(schema: Any, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns=["column", "check", "index"])
 
 
+# Every row check is on one column, so the row schema runs on each checked column's distinct values
+# (numbers and IDs as float64, dates as datetime64, text as is) and the outcome is spread to the rows
+# holding each value: the same as checking every row, at no cost per row. The values' frame pads the
+# columns to one length with blanks, so it is checked with blanks allowed (and only the columns with
+# checks); whether a column may be blank is checked on a one-row frame of the blank values.
+_VALUE_CHECKS = ROW_CHECKS.update_columns({column: {"nullable": True} for column in CHECKED_COLUMNS})
+_VALUE_CHECKED = tuple(column for column in CHECKED_COLUMNS if ROW_CHECKS.columns[column].checks)
+
+
+def failed_row_checks(filled: Mapping[str, Coded]) -> dict[tuple[str, str], np.ndarray]:
+    """Per (column, check) of the row schema that fails somewhere: which rows fail it."""
+    distinct = {column: _checked_values(filled[column], column) for column in CHECKED_COLUMNS}
+    failed: dict[tuple[str, str], list[int]] = {}
+    values_frame = _padded_frame({column: distinct[column] for column in _VALUE_CHECKED})
+    for column, check, index in _cases(_failure_cases(_VALUE_CHECKS, values_frame)):
+        if int(index) < len(distinct[column]):
+            failed.setdefault((column, check), []).append(int(index))
+    blanks = pd.DataFrame({column: values[-1:] for column, values in distinct.items()})
+    for column, check, _ in _cases(_failure_cases(ROW_CHECKS, blanks)):
+        failed.setdefault((column, check), []).append(len(distinct[column]) - 1)
+    at_rows = {}
+    for (column, check), indices in failed.items():
+        size = len(distinct[column])
+        hit = np.zeros(size, dtype=bool)
+        hit[indices] = True
+        codes = filled[column].codes
+        failing = hit[np.where(codes < 0, size - 1, codes)]
+        if failing.any():
+            at_rows[column, check] = failing
+    return at_rows
+
+
 def _row_schema_errors(
-    check_frame: pd.DataFrame,
+    filled: dict[str, Coded],
     rows: pd.Series,
     report: _Reported,
     bad_cells: set[tuple[int | None, str | None]],
     shown_value: _Shown,
 ) -> list[CellError]:
     errors = []
-    for column, check, index in _cases(_failure_cases(ROW_CHECKS, check_frame)):
-        position = int(index)
-        row = int(_at(rows, position))
-        if not report(position, column) or (row, column) in bad_cells:
-            continue
+    row_numbers = rows.to_numpy()
+    for (column, check), failing in failed_row_checks(filled).items():
         code = "required" if check == "not_nullable" else check
-        errors.append(CellError(message(column, code), row, column, shown_value(position, column), code))
+        for position in np.flatnonzero(failing & report.rows(column)).tolist():
+            row = int(row_numbers[position])
+            if (row, column) not in bad_cells:
+                errors.append(
+                    CellError(message(column, code), row, column, shown_value(position, column), code)
+                )
     return errors
 
 

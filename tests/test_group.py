@@ -131,3 +131,17 @@ def test_offline_total_equals_the_crm_arithmetic(
     ]
     grouped = group_invoices(frame(*rows), [])
     assert [invoice.total for invoice in grouped] == [invoice_cost(invoice.lines) for invoice in grouped]
+
+
+def test_lines_are_built_on_first_use_once_for_every_invoice() -> None:
+    first, second = group_invoices(
+        frame({"invoice_number": "A"}, {"invoice_number": "B"}, {"invoice_number": "A", "item": "X"}), []
+    )
+    table = first.lines._table  # type: ignore[attr-defined]
+    assert len(first.lines) == 2 and len(second.lines) == 1 and table._lines is None
+    line = first.lines[1]
+    assert table._lines is not None and second.lines._table is table  # type: ignore[attr-defined]
+    assert line is first.lines[1] and line is list(first.lines)[1]  # resolve fills in the same objects
+    line.item_id = 7
+    assert first.lines[-1].item_id == 7 and [x.item for x in first.lines[:1]] == ["W"]
+    assert first.lines == list(first.lines) and first.lines != second.lines

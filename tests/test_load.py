@@ -18,7 +18,7 @@ import pytest
 
 from importer.errors import InputFileError
 from importer.load import MAX_SHEET_CELLS, _greater_than, column_letter, load_table, sha256_file
-from importer.models import FormatOptions
+from importer.models import FormatOptions, RawTable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
 HEADER = ["invoice_number", "issue_date", "due_date", "contact", "currency", "item", "quantity", "price"]
@@ -423,3 +423,38 @@ def test_sparse_cell_far_below_is_refused_even_where_probes_are_used(tmp_path: P
     path.write_bytes(data.getvalue())
     with pytest.raises(InputFileError, match=f"row {limit + 1}, column 26"):
         load_table(path)
+
+
+def assert_coded_like_the_frame(table: RawTable) -> None:
+    """Each column coded by the loader reads back as the frame, with each value once and every one used."""
+    assert set(table.coded) == set(table.frame.columns)
+    for name, coded in table.coded.items():
+        assert coded.values[coded.codes].tolist() == table.frame[name].tolist(), name
+        distinct = coded.values[:-1].tolist()
+        assert coded.values[-1] is None and None not in distinct
+        assert len(set(map(repr, distinct))) == len(distinct), name
+        assert sorted(set(coded.codes[coded.codes >= 0].tolist())) == list(range(len(distinct))), name
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a,b,c\nx,1,\nx ,1, \n x,2,z\n\n,3,z\n",  # equal once stripped; blank cells; a blank row
+        "a;b\n a ;a\nb;a\n",  # the header's text among the data
+        'a,b\n"",1\n" ",2\nb,\n',
+    ],
+)
+def test_csv_columns_are_coded_by_distinct_stripped_value(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(body, encoding="utf-8")
+    assert_coded_like_the_frame(load_table(path))
+
+
+def test_workbook_columns_are_coded_without_merging_true_and_one(tmp_path: Path) -> None:
+    rows = [["a", "b"], [1.0, "x"], [True, " x"], [None, date(2026, 1, 2)], [1.5, "x"]]
+    table = load_table(write_xlsx(tmp_path / "w.xlsx", {"S": rows}))
+    assert table.frame["a"].tolist() == [1, True, None, 1.5]
+    assert [type(value) for value in table.frame["a"].tolist()] == [int, bool, type(None), float]
+    assert_coded_like_the_frame(table)
+    assert table.coded["a"].codes.tolist() == [0, 1, -1, 2]
+    assert table.coded["b"].codes.tolist() == [0, 0, 1, 0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 
 from importer.columns import CANONICAL
 from importer.errors import FormatUndecidedError, MappingFileError
-from importer.models import FormatOptions, MappedTable, RawTable, Validation
+from importer.load import clean_cells, code_cells
+from importer.models import Coded, FormatOptions, MappedTable, RawTable, Validation
 from importer.validate import validate_table
 
 GOOD = {
@@ -27,13 +29,30 @@ GOOD = {
 }
 
 
+CODED = {"by the loader": True}
+
+
+@pytest.fixture(autouse=True, params=["coded by the loader", "as given"])
+def loader_coding(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test twice: with the columns cleaned and coded as the loader does, and as a bare frame
+    (validate_table codes what the loader did not)."""
+    CODED["by the loader"] = request.param == "coded by the loader"
+    yield
+    CODED["by the loader"] = True
+
+
 def table(*rows: dict[str, Any], defaults: dict[str, str] | None = None) -> MappedTable:
     data: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in CANONICAL}
+    coded: dict[str, Coded] = {}
+    if CODED["by the loader"]:
+        data = {c: list(clean_cells(cells)) for c, cells in data.items()}
+        coded = {c: code_cells(clean_cells(cells)) for c, cells in data.items()}
     numbers = list(range(2, 2 + len(rows)))
     frame = pd.DataFrame(data, dtype=object)
     frame["row"] = numbers
-    raw = RawTable(frame=frame, row_numbers=numbers, source=Path("in.csv"))
-    return MappedTable(raw=raw, frame=frame, headers={c: c for c in CANONICAL}, defaults=defaults or {})
+    raw = RawTable(frame=frame, row_numbers=numbers, source=Path("in.csv"), coded=coded)
+    headers = {c: c for c in CANONICAL}
+    return MappedTable(raw=raw, frame=frame, headers=headers, defaults=defaults or {}, coded=coded)
 
 
 def located(validation: Validation) -> list[tuple[int | None, str | None, str]]:
