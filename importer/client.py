@@ -278,10 +278,14 @@ class CrmClient:
         self._redact.add(token)
         self._authorization = token
 
-    async def check_access(self) -> None:
-        """One cheap authenticated call; raises AuthenticationError / CrmUnreachableError early."""
+    async def check_access(self) -> Any:
+        """One cheap authenticated call; raises AuthenticationError / CrmUnreachableError early.
+
+        The call is ``GET invoice/settings``, and its answer (the invoice settings) is returned, so that the
+        pre-flight need not ask for them again (the default terms).
+        """
         try:
-            await self.get("invoice/settings")
+            return await self.get("invoice/settings")
         except CrmRequestError as exc:
             if exc.status == 403:
                 raise AuthenticationError(

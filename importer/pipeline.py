@@ -308,9 +308,11 @@ async def import_online(
         try:
             async with client:
                 if validation.invoices:  # the access check, the look-ups and the numbers in use, side by side
+                    # The access check fetches the invoice settings: the default terms come from its answer.
+                    access = asyncio.ensure_future(client.check_access())
                     _, _, existing = await asyncio.gather(
-                        client.check_access(),
-                        resolve_invoices(validation.invoices, client),
+                        access,
+                        resolve_invoices(validation.invoices, client, settings=access),
                         list_existing(validation.invoices, client),
                     )
                     await classify_existing(

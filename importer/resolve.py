@@ -21,7 +21,7 @@ Where nothing matches, a case-insensitive near match is offered as "did you mean
 Request economy: for contacts and items the stage either lists every record in pages of 1000 or looks
 each distinct value up on its own, whichever costs fewer requests (the first page of the listing tells
 the total and is kept). Taxes, currencies and invoice settings are one request each, fetched only when
-some invoice needs them.
+some invoice needs them (the settings not at all when the caller has them already).
 """
 
 from __future__ import annotations
@@ -541,8 +541,8 @@ async def _load_currencies(fetch: _Fetcher, refs: ReferenceData) -> None:
     refs.currencies = frozenset(_text(c.get("abbreviation")).upper() for c in _as_list(response))
 
 
-async def _load_settings(fetch: _Fetcher, refs: ReferenceData) -> None:
-    settings = await fetch.get("settings", "invoice/settings")
+async def _load_settings(fetch: _Fetcher, refs: ReferenceData, known: Awaitable[Any] | None) -> None:
+    settings = await known if known is not None else await fetch.get("settings", "invoice/settings")
     terms = _text(settings.get("terms")).strip() if isinstance(settings, Mapping) else ""
     refs.default_terms = terms or None
     refs.settings_loaded = True
@@ -608,8 +608,13 @@ def _wanted(invoices: Iterable[Invoice]) -> _Wanted:
     return wanted
 
 
-async def resolve_invoices(invoices: list[Invoice], client: CrmReader) -> ReferenceData:
+async def resolve_invoices(
+    invoices: list[Invoice], client: CrmReader, *, settings: Awaitable[Any] | None = None
+) -> ReferenceData:
     """Resolve the references of every invoice without errors so far; see the module doc.
+
+    ``settings``: the CRM's invoice settings when they are fetched anyway (the access check asks for them):
+    awaited instead of asking again, and only when some invoice needs the default terms.
 
     Sets ``contact_id``/``consignee_id`` (None when blank), each line's ``item_id``, tax IDs and rates,
     blank prices from the catalogue, blank terms from the CRM's default, ``currency`` upper-cased,
@@ -637,7 +642,7 @@ async def resolve_invoices(invoices: list[Invoice], client: CrmReader) -> Refere
     if wanted.currencies:
         first.append(_load_currencies(fetch, refs))
     if wanted.settings:
-        first.append(_load_settings(fetch, refs))
+        first.append(_load_settings(fetch, refs, settings))
     first.extend(_load_deal_members(fetch, refs, deal) for deal in sorted(wanted.deals))
     await asyncio.gather(*first)
 

@@ -59,6 +59,16 @@ def test_catalogue_price_and_default_terms_are_filled_in(fresh_sandbox, workdir:
     assert created["currency"]["abbreviation"] == "USD"
 
 
+def test_the_invoice_settings_are_fetched_once_for_the_access_check_and_the_default_terms(
+    fresh_sandbox, workdir: Path
+) -> None:
+    result = invoke(*run_args(fresh_sandbox.url, workdir / "j.sqlite", workdir / "invoices.xlsx"))
+    assert result.exit_code == 0, result.stderr
+    row = invoices_sheet(Path(result.summary["results"]))["INV-2026-0002"]  # blank terms in the file
+    assert Crm(fresh_sandbox.url).invoice(int(row["crm_id"]))["terms"].startswith("Payment is due")
+    assert fresh_sandbox.stats.count("GET", "/api/2.0/crm/invoice/settings") == 1
+
+
 def test_second_run_skips_everything_with_the_same_ids(fresh_sandbox, workdir: Path) -> None:
     journal = workdir / "journal.sqlite"
     first = invoke(*run_args(fresh_sandbox.url, journal, workdir / "invoices.xlsx"))
