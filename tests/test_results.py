@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
+from lxml import etree
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 from python_calamine import CalamineWorkbook
 
@@ -519,3 +523,89 @@ def test_an_invoice_with_an_error_on_every_line_lists_a_few_rows_and_counts_the_
         "Item: unknown item; the invoice has errors on row 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 1989 more"
     )
     assert records[5]["error"].endswith("row 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 and 1989 more")
+
+
+# ---------------------------------------------------------------------------------------------- row writer
+
+
+class StockSheet(results._FastSheet):
+    """openpyxl's own writer, cell by cell: each styled cell a WriteOnlyCell, each row through
+    ``WriteOnlyWorksheet._write_rows`` (what this module did before it rendered rows itself)."""
+
+    _write_rows = WriteOnlyWorksheet._write_rows
+
+    def styled(self, value: Any, look: results.Look, quote: bool) -> Any:
+        cell = WriteOnlyCell(self, value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        if quote:
+            cell.quotePrefix = True
+        if look.fill is not None:
+            cell.fill = look.fill
+        if look.number_format is not None:
+            cell.number_format = look.number_format
+        if look.font is not None:
+            cell.font = look.font
+        if look.comment:
+            cell.comment = results._comment(look.comment)
+        return cell
+
+
+def package_parts(validation: Validation, sheet_class: type[results._FastSheet]) -> dict[str, bytes]:
+    """Every part of the saved workbook; XML parts in canonical form (``<c/>`` is ``<c></c>``)."""
+    book = results._build_workbook(validation, run_info(), sheet_class)
+    book.properties.created = book.properties.modified = datetime(2026, 6, 1)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        return {
+            name: etree.tostring(etree.fromstring(archive.read(name)), method="c14n")
+            if name.endswith((".xml", ".rels", ".vml"))
+            else archive.read(name)
+            for name in archive.namelist()
+        }
+
+
+def odd_validation() -> Validation:
+    """Every kind of value and look the workbook can hold, errors (comments) in awkward places."""
+    june = date(2026, 6, 1)
+    rows: list[list[Any]] = [
+        ["INV-1", june, datetime(2026, 6, 1, 13, 5), " lead", "EUR", "W", 1, Decimal("1.50"), "trail "],
+        ["INV-1", time(9, 30), timedelta(days=2, hours=3), "   ", "", "W", True, float("inf"), "a & <b>"],
+        ["INV-2", pd.Timestamp("2026-06-02"), None, "=1+1", "#N/A", "-x", -3, 2.5, "\t tab\nline"],
+        ["INV-3", datetime(1900, 1, 15), date(2026, 7, 1), "x\x00y", "EUR", "+", 0, 10**20, "ü ✓ 😀"],
+        [None, june, june, "c", "EUR", "W", 1, 1, None],
+    ]
+    table = make_table(rows)
+    errors = [
+        CellError("bad date", row=2, column="issue_date"),  # a date in error: fill, comment, date format
+        CellError("bad qty", row=3, column="quantity"),  # a boolean in error
+        CellError("blank", row=3, column="currency"),  # an empty text in error
+        CellError("bad contact", row=4, column="contact"),  # formula-like text in error
+        CellError("no number", row=6, column="invoice_number"),  # an empty cell in error
+        CellError("whole column", column="price"),  # a header comment
+        CellError("=2+2 & <more>", row=5, column="due_date"),
+    ]
+    invoices = [
+        invoice("INV-1", [2, 3], errors=errors[:3], total=None),
+        invoice("INV-2", [4], Outcome(Status.FAILED, message="=HYPERLINK(1)"), errors=[errors[3]]),
+        invoice("INV-3", [5], Outcome(Status.CREATED, crm_id=7, crm_total=Decimal("3.00")), total="3.00"),
+    ]
+    return Validation(table=table, invoices=invoices, errors=errors)
+
+
+@pytest.mark.parametrize(
+    "validation", [sample_validation, odd_validation, lambda: Validation(make_table([]), [], [])]
+)
+def test_rows_are_written_as_openpyxl_writes_them(validation: Any) -> None:
+    fast = package_parts(validation(), results._FastSheet)
+    stock = package_parts(validation(), StockSheet)
+    assert list(fast) == list(stock)
+    for name in stock:
+        assert fast[name] == stock[name], name
+
+
+def test_rows_are_written_in_chunks_as_openpyxl_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(results, "ROWS_PER_CHUNK", 2)
+    fast = package_parts(odd_validation(), results._FastSheet)
+    assert fast == package_parts(odd_validation(), StockSheet)
