@@ -182,13 +182,13 @@ def _attach_errors(invoices: list[Invoice], errors: list[CellError]) -> None:
 # --------------------------------------------------------------------------------------------- totals
 
 
-def _cents(column: Coded, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whole cents of each Decimal (0 where missing), and whether the value is a whole number of cents."""
+def _cents(column: Coded) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct value: whole cents of the Decimal (0 where missing) as Python ints, and whether the
+    value is a whole number of cents."""
     scaled: list[Any] = [None if value is None else value * 100 for value in column.values.tolist()]
     whole = np.array([value is not None and value == value.to_integral_value() for value in scaled])
     cents = objects([int(value) if ok else 0 for value, ok in zip(scaled, whole.tolist(), strict=True)])
-    codes = column.codes[order]
-    return cents[codes], whole[codes]
+    return cents, whole
 
 
 def _divide_half_even(numerator: np.ndarray, denominator: int) -> np.ndarray:
@@ -214,14 +214,18 @@ def _offline_totals(
     The arithmetic of importer.totals, vectorized on integers: base = R(price * quantity),
     net = base - R(base * discount / 100), summed per invoice. None where it is not known offline.
     """
-    price, price_ok = _cents(columns["price"], order)
-    quantity, quantity_ok = _cents(columns["quantity"], order)
-    discount, discount_ok = _cents(columns["discount"], order)
     untaxed = (columns["tax1"].codes[order] < 0) & (columns["tax2"].codes[order] < 0)
-    known = price_ok & quantity_ok & discount_ok & untaxed
-    kind = np.int64 if _fits_int64(price, quantity, discount) else object
-    base = _divide_half_even(price.astype(kind) * quantity.astype(kind), 100)
-    net = base - _divide_half_even(base * discount.astype(kind), 10_000)
+    if not untaxed.any():  # every invoice has a taxed line: its total needs the CRM's tax rates
+        return [None] * len(starts)
+    distinct = {name: _cents(columns[name]) for name in ("price", "quantity", "discount")}
+    kind = np.int64 if _fits_int64(*(cents for cents, _ in distinct.values())) else object
+    rows = {name: columns[name].codes[order] for name in distinct}
+    price, quantity, discount = (distinct[name][0].astype(kind)[rows[name]] for name in distinct)
+    known = untaxed
+    for name, (_, whole) in distinct.items():
+        known = known & whole[rows[name]]
+    base = _divide_half_even(price * quantity, 100)
+    net = base - _divide_half_even(base * discount, 10_000)
     sums = np.add.reduceat(np.where(known, net, 0), starts)
     complete = np.logical_and.reduceat(known, starts)
     return [

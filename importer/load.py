@@ -21,6 +21,7 @@ import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -67,6 +68,22 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
     """Read ``path`` (CSV or workbook) into a RawTable; InputFileError when it cannot be read as a table."""
     path = Path(path)
     _check_readable(path)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the GIL: it overlaps the parsing
+        digest = pool.submit(sha256_file, path)
+        frame, coded, row_numbers, table_sheet = _read_table(path, sheet, fmt)
+        return RawTable(
+            frame=frame,
+            row_numbers=row_numbers,
+            source=path,
+            sheet=table_sheet,
+            sha256=digest.result(),
+            coded=coded,
+        )
+
+
+def _read_table(
+    path: Path, sheet: str | None, fmt: FormatOptions
+) -> tuple[pd.DataFrame, dict[str, Coded], list[int], str | None]:
     ext = path.suffix.lower()
     head = _read_head(path)
     if ext in CSV_EXTENSIONS:
@@ -83,14 +100,7 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
             f"save it as one of {SUPPORTED} and run again."
         )
     frame, coded, row_numbers = _build_table(path, columns, numbers, table_sheet)
-    return RawTable(
-        frame=frame,
-        row_numbers=row_numbers,
-        source=path,
-        sheet=table_sheet,
-        sha256=sha256_file(path),
-        coded=coded,
-    )
+    return frame, coded, row_numbers, table_sheet
 
 
 # ------------------------------------------------------------------------------------- file checks
@@ -179,7 +189,7 @@ def _refuse_binary_as_text(path: Path, head: bytes) -> None:
 # ----------------------------------------------------------------------------------------------- CSV
 
 
-def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
+def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, np.ndarray]:
     """The cells as text (str, never None) and their line numbers."""
     data = path.read_bytes()
     text, encoding = _decode(path, data, fmt.encoding)
@@ -193,7 +203,7 @@ def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
     match = re.match(r"(?:[ \t\r\f\v]*(?:\r\n|\n|\r))*", text)
     lead = match.group().count("\n") + match.group().replace("\r\n", "").count("\r") if match else 0
     body = text[match.end() :] if match else text
-    if not body.strip():
+    if not body or body.isspace():  # (no stripped copy of the whole text)
         raise InputFileError(f"{path.name}: the file has no content (only blank lines); export it again.")
     delimiter = fmt.delimiter or _sniff_delimiter(body, path.suffix.lower())
     # UTF-8 as read: the C parser takes the bytes themselves (the blank lead is ASCII, one byte a char)
@@ -202,8 +212,7 @@ def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, list[int]]:
     cells = _parse_csv_fast(body, delimiter, utf8)
     if cells is None:
         cells = _parse_csv_checked(path, body, delimiter, lead)
-    numbers = list(range(lead + 1, lead + 1 + len(cells)))
-    return cells, numbers
+    return cells, np.arange(lead + 1, lead + 1 + len(cells))
 
 
 def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
@@ -395,7 +404,7 @@ def _show(delimiter: str) -> str:
 # ------------------------------------------------------------------------------------------ workbooks
 
 
-def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataFrame, list[int], str]:
+def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataFrame, np.ndarray, str]:
     kind = _sniff(head)
     if kind == "zip":
         _check_zip(path)
@@ -435,8 +444,7 @@ def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataF
     width = max(len(row) for row in rows)
     row0, col0 = start
     cells = pd.DataFrame(rows, dtype=object, columns=list(range(col0, col0 + width)))
-    numbers = list(range(row0 + 1, row0 + 1 + len(rows)))
-    return cells, numbers, name
+    return cells, np.arange(row0 + 1, row0 + 1 + len(rows)), name
 
 
 @contextlib.contextmanager
@@ -739,7 +747,7 @@ def _text_column(texts: np.ndarray) -> _Column:
     """A column of text cells (CSV), cleaned once per distinct text: stripped, blank ones as None."""
     codes, uniques = pd.factorize(texts, use_na_sentinel=True)
     distinct: list[str] = uniques.tolist()
-    stripped = [text.strip() for text in distinct]
+    stripped = list(map(str.strip, distinct))
     longest = max(map(len, stripped), default=0)
     if stripped != distinct:  # some text had spaces at an end: equal once stripped means one code
         merged, kept = pd.factorize(objects([text or None for text in stripped]), use_na_sentinel=True)
@@ -776,7 +784,7 @@ def clean_cells(values: list[Any]) -> np.ndarray:
 
 
 def _build_table(
-    path: Path, columns: dict[Any, _Column], numbers: list[int], sheet: str | None
+    path: Path, columns: dict[Any, _Column], numbers: np.ndarray, sheet: str | None
 ) -> tuple[pd.DataFrame, dict[str, Coded], list[int]]:
     """Find the header, name and filter the columns, drop blank rows: the data as a frame, as coded
     columns (by header) and the row numbers."""
@@ -786,7 +794,7 @@ def _build_table(
     if not keep.any():
         raise InputFileError(f"{where}: has no data (every row is blank); check the file or the sheet.")
     kept = np.flatnonzero(keep)
-    kept_numbers = np.asarray(numbers)[kept].tolist()
+    kept_numbers = numbers[kept]
     header_values = [column.at(kept[:1])[0] for column in columns.values()]
     data_at = kept[1:]
     data_numbers = kept_numbers[1:]
@@ -795,10 +803,13 @@ def _build_table(
     )
     rows_keep = _any_filled([filled[position][data_at] for position, _ in named], len(data_at))
     at = data_at[rows_keep]
-    data = pd.DataFrame({name: columns[position].at(at) for position, name in named}, dtype=object)
+    # copy=False: a block per column, not one 2-d block they are all copied into
+    data = pd.DataFrame(
+        {name: columns[position].at(at) for position, name in named}, dtype=object, copy=False
+    )
     data.index = pd.RangeIndex(len(at))
     coded = {name: _only_used(columns[position].coded, at) for position, name in named}
-    data_numbers = [number for number, flag in zip(data_numbers, rows_keep, strict=True) if flag]
+    data_numbers = data_numbers[rows_keep].tolist()
     if data.empty:
         raise InputFileError(
             f"{where}: has a header row (row {kept_numbers[0]}) but no data rows; "

@@ -293,6 +293,6 @@ def _canonical_frame(raw: RawTable, headers: Mapping[str, str]) -> pd.DataFrame:
             if header is not None
             else np.full(length, None, dtype=object)
         )
-    frame = pd.DataFrame(data, index=range(length), columns=list(CANONICAL), dtype=object)
+    frame = pd.DataFrame(data, index=range(length), columns=list(CANONICAL), dtype=object, copy=False)
     frame["row"] = np.asarray(raw.row_numbers, dtype=np.int64)
     return frame

@@ -10,6 +10,7 @@ and the final Invoice/Line objects are handled one by one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -142,11 +143,26 @@ def _parse_columns(
     parsed: dict[str, Coded] = {}
     errors: list[CellError] = []
     for column in COLUMNS:
+        given = coded.get(column.name)
+        if given is not None and _loaded_text(given, column.kind) and column.name not in _NORMALIZED:
+            parsed[column.name] = given  # already what parsing and _canonical would make of it
+            continue
         parser = unique_parser(column.kind, column.name, fmt)
-        codes, distinct, found = parse_distinct(source[column.name], rows, parser, coded.get(column.name))
+        codes, distinct, found = parse_distinct(source[column.name], rows, parser, given)
         parsed[column.name] = _canonical(codes, _normalize_values(column.name, distinct))
         errors += found
     return parsed, errors
+
+
+_NORMALIZED = ("currency", "language", "template_type")
+
+
+def _loaded_text(coded: Coded, kind: Kind) -> bool:
+    """A text column as the loader coded it, with only text in it: its values are distinct, stripped and
+    not blank, which is all that parsing text does."""
+    if kind not in (Kind.TEXT, Kind.REF):
+        return False
+    return pd.api.types.infer_dtype(coded.values[:-1], skipna=False) in ("string", "empty")
 
 
 def _canonical(codes: np.ndarray, distinct: pd.Series) -> Coded:
@@ -273,7 +289,9 @@ def _apply_defaults(
     return filled
 
 
+@functools.lru_cache(maxsize=64)
 def _default_value(column: str, text: str, fmt: FormatOptions) -> Any:
+    """A default read as its column's kind (read once per run: a whole column parser for one value)."""
     kind = BY_NAME[column].kind
     value: Any = text
     if kind is Kind.NUMBER:
@@ -380,13 +398,17 @@ def failed_row_checks(filled: Mapping[str, Coded]) -> dict[tuple[str, str], np.n
     """Per (column, check) of the row schema that fails somewhere: which rows fail it."""
     distinct = {column: _checked_values(filled[column], column) for column in CHECKED_COLUMNS}
     failed: dict[tuple[str, str], list[int]] = {}
-    values_frame = _padded_frame({column: distinct[column] for column in _VALUE_CHECKED})
-    for column, check, index in _cases(_failure_cases(_VALUE_CHECKS, values_frame)):
+    valued = [column for column in _VALUE_CHECKED if len(distinct[column]) > 1]  # more than the blank
+    values_frame = _padded_frame({column: distinct[column] for column in valued})
+    schema = _VALUE_CHECKS.select_columns(valued) if len(valued) < len(_VALUE_CHECKED) else _VALUE_CHECKS
+    for column, check, index in _cases(_failure_cases(schema, values_frame)):
         if int(index) < len(distinct[column]):
             failed.setdefault((column, check), []).append(int(index))
-    blanks = pd.DataFrame({column: values[-1:] for column, values in distinct.items()})
-    for column, check, _ in _cases(_failure_cases(ROW_CHECKS, blanks)):
-        failed.setdefault((column, check), []).append(len(distinct[column]) - 1)
+    blank = [column for column in CHECKED_COLUMNS if (filled[column].codes < 0).any()]
+    if blank:  # whether a blank cell fails (required columns), for the columns with blank cells
+        blanks = pd.DataFrame({column: distinct[column][-1:] for column in blank})
+        for column, check, _ in _cases(_failure_cases(ROW_CHECKS.select_columns(blank), blanks)):
+            failed.setdefault((column, check), []).append(len(distinct[column]) - 1)
     at_rows = {}
     for (column, check), indices in failed.items():
         size = len(distinct[column])

@@ -432,6 +432,7 @@ def assert_coded_like_the_frame(table: RawTable) -> None:
         assert coded.values[coded.codes].tolist() == table.frame[name].tolist(), name
         distinct = coded.values[:-1].tolist()
         assert coded.values[-1] is None and None not in distinct
+        assert all(value == value.strip() and value for value in distinct if isinstance(value, str)), name
         assert len(set(map(repr, distinct))) == len(distinct), name
         assert sorted(set(coded.codes[coded.codes >= 0].tolist())) == list(range(len(distinct))), name
 
