@@ -77,7 +77,7 @@ def group_coded(
     invoices = list(
         map(
             Invoice,
-            key.map(str).take(heads),
+            (key if _all_text(key) else key.map(str)).take(heads),
             [row_list[start:end] for start, end in bounds],
             [LineBlock(lines, start, end) for start, end in bounds],
             head("issue_date"),
@@ -100,8 +100,13 @@ def group_coded(
     _attach_errors(invoices, errors)
     totals = _offline_totals(columns, order, starts)
     for invoice, total in zip(invoices, totals, strict=True):
-        _set_total(invoice, total)
+        if total is not None:
+            _set_total(invoice, total)
     return invoices
+
+
+def _all_text(column: Coded) -> bool:
+    return pd.api.types.infer_dtype(column.values[:-1], skipna=False) in ("string", "empty")
 
 
 class _LineTable:
