@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,34 @@ def test_latency_and_jitter_delay_every_answer(sandbox_factory: Any) -> None:
             durations.append(time.monotonic() - started)
     assert all(0.06 <= d < 0.5 for d in durations), durations
     assert max(durations) - min(durations) > 0.005
+
+
+def test_latency_is_a_round_trip_half_on_the_way_there_and_half_on_the_way_back(sandbox_factory: Any) -> None:
+    server = sandbox_factory(latency_ms=1000)
+    saved_meanwhile: list[int] = []
+
+    def look_halfway_back() -> None:  # the create is saved after 0.5 s and answered after 1 s
+        time.sleep(0.75)
+        saved_meanwhile.append(server.stats.invoice_creates)
+
+    watcher = threading.Thread(target=look_halfway_back)
+    with crm_client(server) as client:
+        started = time.monotonic()
+        watcher.start()
+        response = client.post("invoice", json=invoice("INV-1"))
+        took = time.monotonic() - started
+    watcher.join()
+    assert response.status_code == 201
+    assert took >= 1.0  # the whole latency, on top of the app's own time
+    assert saved_meanwhile == [1]
+
+
+def test_a_503_waits_the_whole_latency_too(sandbox_factory: Any) -> None:
+    server = sandbox_factory(latency_ms=300, error_rate=1.0)
+    with crm_client(server) as client:
+        started = time.monotonic()
+        assert client.get("invoice/tax").status_code == 503
+        assert time.monotonic() - started >= 0.3
 
 
 def test_error_rate_one_answers_503_retry_after_1_before_anything(sandbox_factory: Any) -> None:

@@ -1,8 +1,15 @@
 """Request counting and fault injection: the outermost ASGI layer of the sandbox.
 
-In order, for every request except ``/_sandbox/...``: count it, wait the latency (plus jitter), answer 503
-when over the rate limit or when the error rate strikes (before doing anything else), and drop the connection
-without an answer when the app marked the request for dropping (an invoice create that was saved).
+In order, for every request except ``/_sandbox/...``: count it, wait half the latency (plus jitter: the
+request on its way to the server), answer 503 when over the rate limit or when the error rate strikes (before
+doing anything else), else let the app answer; the answer waits the other half (on its way back), and the
+connection is dropped without an answer when the app marked the request for dropping (an invoice create that
+was saved).
+
+The latency is a network's round trip, half each way, on top of the time the app takes: not all of it before
+the app. The sandbox serves every request on one event loop, so with all of it before the app, requests that
+arrive together wake together and are handled one after the other, and each answer also waits for the app's
+work on every request of its batch; half on the way back lets those answers leave as each is ready.
 """
 
 from __future__ import annotations
@@ -173,20 +180,25 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.stats.count_request(scope["method"], route_template(self.routes, scope))
-        await self._delay()
+        there, back = self._delays()
+        await _wait(there)
         retry_after = self._refusal()
         if retry_after is not None:
             self.stats.count_unavailable()
+            await _wait(back)
             await _send_unavailable(send, retry_after)
             return
         flags: dict[str, bool] = {"drop": False}
         scope[SCOPE_FLAGS] = flags
-        await self.app(scope, receive, _dropping_send(send, flags))
+        await self.app(scope, receive, _answering_send(send, flags, back))
 
-    async def _delay(self) -> None:
-        if self.latency_ms or self.jitter_ms:
-            jitter = self.rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0
-            await asyncio.sleep(max(0.0, self.latency_ms + jitter) / 1000)
+    def _delays(self) -> tuple[float, float]:
+        """The latency plus jitter of this request, in seconds: the way there and the way back."""
+        if not (self.latency_ms or self.jitter_ms):
+            return 0.0, 0.0
+        jitter = self.rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0
+        total = max(0.0, self.latency_ms + jitter) / 1000
+        return total / 2, total - total / 2
 
     def _refusal(self) -> int | None:
         """Seconds for Retry-After if the request is refused now, else None."""
@@ -215,14 +227,22 @@ async def _send_unavailable(send: Send, retry_after: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _dropping_send(send: Send, flags: dict[str, bool]) -> Send:
-    """Pass messages through; if the app asked to drop, abort the connection and swallow the answer."""
+async def _wait(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+def _answering_send(send: Send, flags: dict[str, bool], delay: float) -> Send:
+    """Pass messages through, the answer ``delay`` seconds late; if the app asked to drop, abort the
+    connection (when the answer would have arrived) and swallow the answer."""
     dropped = False
 
     async def wrapped(message: Message) -> None:
         nonlocal dropped
         if dropped:
             return
+        if message["type"] == "http.response.start":
+            await _wait(delay)
         if message["type"] == "http.response.start" and flags.get("drop"):
             dropped = True
             transport = getattr(getattr(send, "__self__", None), "transport", None)
