@@ -635,6 +635,7 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
     patterns = list(_HOSTILE_XML)
     size, tail = 0, b""
     max_row, max_col = 0, 0
+    ods = _OdsExtent(path, name) if name == "content.xml" else None
     with archive.open(member) as stream:
         first = True
         for chunk in iter(lambda: stream.read(_CHUNK), b""):
@@ -654,6 +655,8 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
                     f"{path.name}: refused: part '{name}' declares a DOCTYPE or ENTITY, which spreadsheets "
                     "never do (an XML entity attack); open the file in Excel and save it again as .xlsx."
                 )
+            if ods is not None:
+                ods.feed(chunk)
             if is_sheet and precise:
                 max_row, max_col = _extent(window, max_row, max_col)
             elif is_sheet and not _within_extent(window):
@@ -666,6 +669,67 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
             "(select them, Delete) and save again, or split the file."
         )
     return True
+
+
+_ODS_TAG = re.compile(rb"<(/?)table:(table-row|table-cell|covered-table-cell|table)\b([^>]*)>")
+_ODS_ROWS = re.compile(rb'table:number-rows-repeated="([0-9]+)"')
+_ODS_COLUMNS = re.compile(rb'table:number-columns-repeated="([0-9]+)"')
+
+
+class _OdsExtent:
+    """The extent of each table of an OpenDocument spreadsheet's content.xml, fed in chunks: the last row
+    and column holding a value, counting the rows and cells the repeat attributes stand for (calamine
+    holds that whole range densely: a few hundred bytes can repeat one cell into billions)."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path, self.name = path, name
+        self.pending = b""
+        self.row, self.rows_repeated, self.row_valued = 0, 1, False
+        self.column, self.last_row, self.last_column = 0, 0, 0
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.pending + chunk
+        end = data.rfind(b">") + 1
+        self.pending = data[end:][-_CHUNK:]  # an unfinished tag (a longer one is no tag of ours)
+        for closing, tag, attributes in _ODS_TAG.findall(data, 0, end):
+            self._tag(bool(closing), tag, attributes)
+
+    def _tag(self, closing: bool, tag: bytes, attributes: bytes) -> None:
+        if tag == b"table":
+            if not closing:
+                self.row, self.last_row, self.last_column = 0, 0, 0
+            return
+        if tag == b"table-row":
+            if closing:
+                self.row += self.rows_repeated
+                if self.row_valued:
+                    self.last_row = self.row
+                    self._check()
+            else:
+                self.rows_repeated = _repeat(_ODS_ROWS, attributes)
+                self.row_valued, self.column = False, 0
+                if attributes.endswith(b"/"):  # <table:table-row .../>: an empty row
+                    self.row += self.rows_repeated
+            return
+        if closing:
+            return
+        self.column += _repeat(_ODS_COLUMNS, attributes)
+        if b"office:value-type=" in attributes or b"calcext:value-type=" in attributes:
+            self.row_valued = True
+            self.last_column = max(self.last_column, self.column)
+
+    def _check(self) -> None:
+        if self.last_row * max(self.last_column, 1) > MAX_SHEET_CELLS:
+            raise InputFileError(
+                f"{self.path.name}: refused: a sheet has cells as far as row {self.last_row}, column "
+                f"{self.last_column} (repeated rows and cells), more than {MAX_SHEET_CELLS:,} cells to hold; "
+                "delete the unused rows and columns and save again, or split the file."
+            )
+
+
+def _repeat(attribute: re.Pattern[bytes], attributes: bytes) -> int:
+    found = attribute.search(attributes)
+    return int(found.group(1)) if found else 1
 
 
 def _utf16_patterns(first_chunk: bytes) -> list[bytes]:

@@ -84,6 +84,31 @@ def sparse_cell_sheet(name: str, data: bytes) -> bytes:
     return data.replace(b"</sheetData>", far_cell + b"</sheetData>")
 
 
+def repeated_cell_ods_bytes(rows: int = 30_000, columns: int = 1_000) -> bytes:
+    """An OpenDocument spreadsheet of under 1 KB whose one valued cell, repeated by table:number-rows-
+    repeated and table:number-columns-repeated, stands for rows x columns cells (calamine would hold
+    them all: 30 million cells took 4 GB and 13 s)."""
+    cell = '<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>'
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="Invoices">'
+        f"<table:table-row>{cell.format('invoice_number')}</table:table-row>"
+        f'<table:table-row table:number-rows-repeated="{rows}">'
+        + cell.format("x").replace(
+            "<table:table-cell ", f'<table:table-cell table:number-columns-repeated="{columns}" '
+        )
+        + "</table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", content)
+    return out.getvalue()
+
+
 def zip_bomb_bytes(member_mb: int = 20) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -251,6 +276,7 @@ def make_corpus(folder: Path) -> list[HostileCase]:
     add("bad_utf8.csv", csv_text([HEADER, ROW]).encode("utf-8") + b"INV-\x81\x8d,x\n", "line 3 is not valid")
     add("xxe.xlsx", rewrite_zip(good, inject_doctype), "DOCTYPE")
     add("sparse_bomb.xlsx", rewrite_zip(good, sparse_cell_sheet), "row 1048576")
+    add("sparse_bomb.ods", repeated_cell_ods_bytes(), "row 30001, column 1000")
     add("zip_bomb.xlsx", zip_bomb_bytes(), "zip bomb")
     add("zip_lying.xlsx", lying_zip_bytes(), "unpack to 600 MB")
     add("unknown_column.toml", '[columns]\n"Kunde" = "customer_name"\n', "customer_name")

@@ -70,7 +70,7 @@ def test_every_refusal_is_an_input_error_with_exit_code_2(corpus: Corpus) -> Non
         assert caught.value.exit_code == 2, case.name
 
 
-BOMBS = ("zip_bomb.xlsx", "zip_lying.xlsx", "sparse_bomb.xlsx", "xxe.xlsx")
+BOMBS = ("zip_bomb.xlsx", "zip_lying.xlsx", "sparse_bomb.xlsx", "sparse_bomb.ods", "xxe.xlsx")
 
 _PROBE = textwrap.dedent(
     """

@@ -45,7 +45,7 @@ def write_xlsx(
     return path
 
 
-def write_ods(path: Path, rows: list[list[object]], sheet: str = "Invoices") -> Path:
+def write_ods(path: Path, rows: list[list[object]], sheet: str = "Invoices", more_rows: str = "") -> Path:
     """A minimal OpenDocument spreadsheet written by hand (odfpy is not a dependency)."""
 
     def cell(value: object) -> str:
@@ -65,6 +65,7 @@ def write_ods(path: Path, rows: list[list[object]], sheet: str = "Invoices") -> 
         return f'<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>'
 
     body = "".join("<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows)
+    body += more_rows
     content = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
@@ -358,6 +359,29 @@ def test_ods_is_read_with_dates_and_numbers(tmp_path: Path) -> None:
     ]
     assert table.row_numbers == [2, 4]
     assert table.sheet == "Invoices"
+
+
+def test_ods_repeated_rows_are_read_and_empty_repeats_do_not_count_towards_the_cell_limit(
+    tmp_path: Path,
+) -> None:
+    valued = '<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>'
+    more_rows = (
+        '<table:table-row table:number-rows-repeated="3">'
+        + valued.format("INV-2")
+        + valued.replace("<table:table-cell ", '<table:table-cell table:number-columns-repeated="2" ').format(
+            "x"
+        )
+        + '<table:table-cell table:number-columns-repeated="16380"/></table:table-row>'
+        # as LibreOffice ends every sheet: the rest of the rows and columns, empty
+        + '<table:table-row table:number-rows-repeated="1048570">'
+        + '<table:table-cell table:number-columns-repeated="16384"/></table:table-row>'
+    )
+    path = write_ods(
+        tmp_path / "lo.ods", [["invoice_number", "b", "c"], ["INV-1", "y", "z"]], more_rows=more_rows
+    )
+    table = load_table(path)
+    assert table.frame.to_numpy().tolist() == [["INV-1", "y", "z"]] + [["INV-2", "x", "x"]] * 3
+    assert table.row_numbers == [2, 3, 4, 5]
 
 
 def test_workbook_with_an_empty_sheet_is_refused(tmp_path: Path) -> None:
