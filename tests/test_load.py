@@ -483,3 +483,24 @@ def test_workbook_columns_are_coded_without_merging_true_and_one(tmp_path: Path)
     assert_coded_like_the_frame(table)
     assert table.coded["a"].codes.tolist() == [0, 1, -1, 2]
     assert table.coded["b"].codes.tolist() == [0, 0, 1, 0]
+
+
+def test_legacy_biff_xls_is_read_with_its_dates_numbers_and_text() -> None:
+    """A real Excel 97-2003 file (written by xlwt: tests/fixtures/load/make_legacy_xls.py)."""
+    table = load_table(FIXTURES / "legacy.xls", sheet="Invoices")
+    assert table.sheet == "Invoices" and table.row_numbers == [2, 3, 4]
+    assert table.frame.to_numpy().tolist() == [
+        [
+            "INV-XLS-1",
+            date(2026, 6, 1),
+            date(2026, 7, 1),
+            "accounts@globex.example",
+            "EUR",
+            "0042",
+            2.5,
+            19.99,
+        ],
+        ["INV-XLS-1", None, None, None, None, "SHIP", 1, 7.7],
+        ["INV-XLS-2", date(2026, 6, 2), date(2026, 7, 2), "Acme Ltd", "USD", "WID-001", 10, 2.9],
+    ]
+    assert_coded_like_the_frame(table)
