@@ -86,20 +86,23 @@ def _read_table(
 ) -> tuple[pd.DataFrame, dict[str, Coded], list[int], str | None]:
     ext = path.suffix.lower()
     head = _read_head(path)
+    elsewhere = ""  # where else the data may be, for an empty table
     if ext in CSV_EXTENSIONS:
         _refuse_binary_as_text(path, head)
         cells, numbers = _read_csv(path, fmt)
         columns = {position: _text_column(cells[position].to_numpy(dtype=object)) for position in cells}
         table_sheet = None
     elif ext in WORKBOOK_EXTENSIONS:
-        cells, numbers, table_sheet = _read_workbook(path, head, sheet)
+        cells, numbers, table_sheet, others = _read_workbook(path, head, sheet)
         columns = {position: _cell_column(cells[position].tolist()) for position in cells}
+        if sheet is None and others:
+            elsewhere = f", or name the sheet with the invoices with --sheet (the others: {_names(others)})"
     else:
         raise InputFileError(
             f"{path.name}: files of type '{ext or '(no extension)'}' are not supported; "
             f"save it as one of {SUPPORTED} and run again."
         )
-    frame, coded, row_numbers = _build_table(path, columns, numbers, table_sheet)
+    frame, coded, row_numbers = _build_table(path, columns, numbers, table_sheet, elsewhere)
     return frame, coded, row_numbers, table_sheet
 
 
@@ -404,7 +407,11 @@ def _show(delimiter: str) -> str:
 # ------------------------------------------------------------------------------------------ workbooks
 
 
-def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataFrame, np.ndarray, str]:
+def _read_workbook(
+    path: Path, head: bytes, sheet: str | None
+) -> tuple[pd.DataFrame, np.ndarray, str, list[str]]:
+    """The cells of the sheet chosen, their row numbers, its name and the names of the other visible
+    worksheets."""
     kind = _sniff(head)
     if kind == "zip":
         _check_zip(path)
@@ -425,6 +432,7 @@ def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataF
             workbook = python_calamine.CalamineWorkbook.from_filelike(handle)
             name = _choose_sheet(path, workbook, sheet)
             rows, start = _sheet_rows(workbook, name)
+            others = [other for other in _visible_sheets(workbook) if other != name]
     except InputFileError:
         raise
     except python_calamine.PasswordError as exc:
@@ -438,13 +446,13 @@ def _read_workbook(path: Path, head: bytes, sheet: str | None) -> tuple[pd.DataF
         ) from exc
     if not rows:
         raise InputFileError(
-            f"{path.name}: sheet '{name}' is empty; put the invoice rows on it or choose "
-            "another sheet with --sheet."
+            f"{path.name}: sheet '{name}' is empty; put the invoice rows on it or choose another sheet "
+            f"with --sheet{f' (the others: {_names(others)})' if others else ''}."
         )
     width = max(len(row) for row in rows)
     row0, col0 = start
     cells = pd.DataFrame(rows, dtype=object, columns=list(range(col0, col0 + width)))
-    return cells, np.arange(row0 + 1, row0 + 1 + len(rows)), name
+    return cells, np.arange(row0 + 1, row0 + 1 + len(rows)), name, others
 
 
 @contextlib.contextmanager
@@ -488,15 +496,24 @@ def _choose_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet:
         )
     if set(RESULTS_SHEETS) <= set(names):  # a results workbook fed back: its input rows are on "Rows"
         return "Rows"
-    for meta in workbook.sheets_metadata:
-        if (
-            meta.visible == python_calamine.SheetVisibleEnum.Visible
-            and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
-        ):
-            return meta.name
+    for name in _visible_sheets(workbook):
+        return name
     raise InputFileError(
         f"{path.name}: has no visible worksheet; unhide the sheet with the invoices or name it with --sheet."
     )
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _visible_sheets(workbook: python_calamine.CalamineWorkbook) -> list[str]:
+    return [
+        meta.name
+        for meta in workbook.sheets_metadata
+        if meta.visible == python_calamine.SheetVisibleEnum.Visible
+        and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
+    ]
 
 
 def _sheet_rows(
@@ -848,7 +865,7 @@ def clean_cells(values: list[Any]) -> np.ndarray:
 
 
 def _build_table(
-    path: Path, columns: dict[Any, _Column], numbers: np.ndarray, sheet: str | None
+    path: Path, columns: dict[Any, _Column], numbers: np.ndarray, sheet: str | None, elsewhere: str = ""
 ) -> tuple[pd.DataFrame, dict[str, Coded], list[int]]:
     """Find the header, name and filter the columns, drop blank rows: the data as a frame, as coded
     columns (by header) and the row numbers."""
@@ -856,7 +873,7 @@ def _build_table(
     filled = {position: column.coded.codes >= 0 for position, column in columns.items()}
     keep = _any_filled(list(filled.values()), len(numbers))
     if not keep.any():
-        raise InputFileError(f"{where}: has no data (every row is blank); check the file or the sheet.")
+        raise InputFileError(f"{where}: has no data (every row is blank); check the file{elsewhere}.")
     kept = np.flatnonzero(keep)
     kept_numbers = numbers[kept]
     header_values = [column.at(kept[:1])[0] for column in columns.values()]
@@ -877,7 +894,7 @@ def _build_table(
     if data.empty:
         raise InputFileError(
             f"{where}: has a header row (row {kept_numbers[0]}) but no data rows; "
-            "add the invoice rows below it."
+            f"add the invoice rows below it{elsewhere}."
         )
     suspects = [name for position, name in named if columns[position].longest > MAX_CELL_CHARS]
     _refuse_huge_cells(where, data, data_numbers, suspects)

@@ -504,3 +504,10 @@ def test_legacy_biff_xls_is_read_with_its_dates_numbers_and_text() -> None:
         ["INV-XLS-2", date(2026, 6, 2), date(2026, 7, 2), "Acme Ltd", "USD", "WID-001", 10, 2.9],
     ]
     assert_coded_like_the_frame(table)
+
+
+def test_a_first_sheet_without_data_names_the_other_sheets() -> None:
+    with pytest.raises(
+        InputFileError, match=r"sheet 'Notes': .* no data rows; .* --sheet \(the others: 'Invoices'\)"
+    ):
+        load_table(FIXTURES / "legacy.xls")
