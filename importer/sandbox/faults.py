@@ -25,6 +25,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+ROUNDING_S = 0.001  # asyncio waits for a timer in whole milliseconds (epoll), rounded up
 SCOPE_FLAGS = "sandbox.flags"  # a dict in the ASGI scope; the app sets "drop": True to drop the answer
 
 
@@ -181,7 +182,13 @@ class FaultMiddleware:
             return
         self.stats.count_request(scope["method"], route_template(self.routes, scope))
         there, back = self._delays()
+        started = time.monotonic()
         await _wait(there)
+        # One timer's rounding, as before the split: asyncio wakes a timer up to a millisecond late (it
+        # rounds the wait up to whole milliseconds), and that much of the first half's overrun comes off
+        # the second half. Any more (the loop was busy) is not taken back.
+        overrun = time.monotonic() - started - there
+        back = max(0.0, back - min(max(overrun, 0.0), ROUNDING_S))
         retry_after = self._refusal()
         if retry_after is not None:
             self.stats.count_unavailable()
