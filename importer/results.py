@@ -189,8 +189,8 @@ def make_cell(sheet: _FastSheet, value: Any, look: Look = PLAIN) -> Any:
     Text is always written as text (never a formula nor an error literal): text a spreadsheet would take
     for one gets the quote prefix.
     """
-    value = plain_value(value)
-    risky_text = isinstance(value, str) and (looks_like_formula(value) or value in _ERROR_LITERALS)
+    value = clean_text(value) if type(value) is str else plain_value(value)
+    risky_text = isinstance(value, str) and (value.startswith(FORMULA_PREFIXES) or value in _ERROR_LITERALS)
     if look is PLAIN and not risky_text:
         return value
     return sheet.styled(value, look, risky_text)
@@ -337,12 +337,15 @@ class _FastSheet(WriteOnlyWorksheet):
 
     def _render(self, values: Sequence[Any], row_idx: int) -> str:
         number = str(row_idx)
+        letters = _column_letters(len(values))
         parts = [f'<row r="{number}">']
         for column, value in enumerate(values, start=1):
             if value is None:
                 continue
-            ref = _column_letter(column) + number
-            if isinstance(value, _Styled):
+            ref = letters[column] + number
+            if type(value) is str:  # the most common cell by far
+                parts.append(_text_cell(ref, "", value))
+            elif isinstance(value, _Styled):
                 cell = self._render_styled(value, ref, column, row_idx)
                 if cell:
                     parts.append(cell)
@@ -394,13 +397,14 @@ def _text_cell(ref: str, style: str, text: str) -> str:
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
-_LETTERS: list[str] = []
+_LETTERS = [""]  # _LETTERS[n] is the letter of column n
 
 
-def _column_letter(column: int) -> str:
-    while len(_LETTERS) < column:
-        _LETTERS.append(get_column_letter(len(_LETTERS) + 1))
-    return _LETTERS[column - 1]
+def _column_letters(columns: int) -> list[str]:
+    """The column letters, indexed from 1, of at least ``columns`` columns."""
+    while len(_LETTERS) <= columns:
+        _LETTERS.append(get_column_letter(len(_LETTERS)))
+    return _LETTERS
 
 
 # ---------------------------------------------------------------------------------------------- errors
