@@ -552,9 +552,9 @@ class StockSheet(results._FastSheet):
 
 
 def package_parts(validation: Validation, sheet_class: type[results._FastSheet]) -> dict[str, bytes]:
-    """Every part of the saved workbook; XML parts in canonical form (``<c/>`` is ``<c></c>``)."""
+    """Every part of the saved workbook but its document properties (the time of saving); XML parts in
+    canonical form (``<c/>`` is ``<c></c>``)."""
     book = results._build_workbook(validation, run_info(), sheet_class)
-    book.properties.created = book.properties.modified = datetime(2026, 6, 1)
     buffer = io.BytesIO()
     book.save(buffer)
     with zipfile.ZipFile(buffer) as archive:
@@ -563,6 +563,7 @@ def package_parts(validation: Validation, sheet_class: type[results._FastSheet])
             if name.endswith((".xml", ".rels", ".vml"))
             else archive.read(name)
             for name in archive.namelist()
+            if name != "docProps/core.xml"
         }
 
 
