@@ -7,11 +7,6 @@ write: :meth:`CrmClient.post` makes exactly one attempt and says whether the req
 server.
 
 Secrets (the token, the password, a session token from login) never appear in a log line or an error message.
-
-Requests go out through :class:`Http11Transport`, HTTP/1.1 for httpx on asyncio and h11 (the state machine
-httpx's own transport uses too): one write per request, keep-alive connections per origin, and a fraction of
-the latency httpcore adds to every request (see the class). When the environment names a proxy, httpx's own
-transport is used, as it honours HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY.
 """
 
 from __future__ import annotations
@@ -23,12 +18,11 @@ import json
 import random
 import ssl
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -41,9 +35,6 @@ from importer.errors import (
     InsecureUrlError,
     TransientCrmError,
 )
-
-if TYPE_CHECKING:
-    import h11  # imported where used: `validate` imports this module and has no need of it (~5 ms)
 
 API_PREFIX = "/api/2.0/crm/"
 LOGIN_PATH = "/api/2.0/authentication"
@@ -242,13 +233,9 @@ class CrmClient:
     async def __aenter__(self) -> CrmClient:
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._limiter = RateLimiter(*self._rate) if self._rate else None
-        verify = self._ssl_verify()
-        transport = self._transport
-        if transport is None and not _proxy_in_environment():  # else httpx's own, which takes the proxy
-            transport = Http11Transport(verify)
         self._http = httpx.AsyncClient(
-            transport=transport,
-            verify=verify,
+            transport=self._transport,
+            verify=self._ssl_verify(),
             timeout=httpx.Timeout(self._timeout),
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "invoice-import"},
@@ -524,13 +511,6 @@ class CrmClient:
             self._log(self._redact(line))
 
 
-def _proxy_in_environment() -> bool:
-    """Whether the environment names a proxy for HTTP(S) (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, or the
-    system's settings), which httpx's own transport honours (with NO_PROXY)."""
-    proxies = urllib.request.getproxies()
-    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
-
-
 def _ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
@@ -542,271 +522,3 @@ def _is_tls_failure(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-# ----------------------------------------------------------------------------- the HTTP/1.1 transport
-
-KEEPALIVE_EXPIRY_S = 5.0  # an idle connection is not used again after this long (httpx's default)
-MAX_IDLE_PER_ORIGIN = 20  # idle connections kept per origin (httpx's default)
-WRITE_CHUNK = 64 * 1024  # a request body is sent in one write with its head, up to this size
-_DEFAULT_PORTS = {b"http": 80, b"https": 443}
-
-Origin = tuple[bytes, bytes, int]  # scheme, host, port
-
-
-class _Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection: the bytes the server sent, not yet read, and h11's state of the exchange."""
-
-    def __init__(self) -> None:
-        import h11
-
-        self.h11 = h11.Connection(h11.CLIENT)
-        self.idle_since = 0.0
-        self._transport: asyncio.Transport | None = None
-        self._received = bytearray()
-        self._ended = False  # the server closed its side (or the connection is gone)
-        self._error: Exception | None = None
-        self._readable: asyncio.Future[None] | None = None
-        self._writable: asyncio.Future[None] | None = None
-
-    # ------------------------------------------------------------- asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self._received += data
-        self._wake(self._readable)
-
-    def eof_received(self) -> None:
-        self._ended = True
-        self._wake(self._readable)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._ended = True
-        self._error = exc
-        self._wake(self._readable)
-        self._wake(self._writable)
-
-    def pause_writing(self) -> None:
-        self._writable = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        self._wake(self._writable)
-        self._writable = None
-
-    @staticmethod
-    def _wake(waiter: asyncio.Future[None] | None) -> None:
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    # ------------------------------------------------------------- use
-
-    def reusable(self, now: float) -> bool:
-        """An idle connection that can carry the next request: the server has neither closed it nor sent
-        anything unasked (e.g. a 408 before closing), and it has not been idle too long."""
-        return (
-            self._transport is not None
-            and not self._transport.is_closing()
-            and not self._ended
-            and not self._received
-            and now - self.idle_since < KEEPALIVE_EXPIRY_S
-        )
-
-    async def write(self, data: bytes, timeout: float | None) -> None:
-        if self._transport is None or self._transport.is_closing() or self._ended:
-            raise self._error or ConnectionResetError("the server closed the connection")
-        self._transport.write(data)
-        if self._writable is not None:  # the socket's buffer is full: wait until it drains
-            async with asyncio.timeout(timeout):
-                await self._writable
-            if self._error is not None:
-                raise self._error
-
-    async def read(self, timeout: float | None) -> bytes:
-        """The bytes received since the last read, waiting for some; b"" once the server has closed."""
-        if not self._received and not self._ended:
-            self._readable = asyncio.get_running_loop().create_future()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._readable
-            finally:
-                self._readable = None
-        if self._received:
-            data = bytes(self._received)
-            self._received.clear()
-            return data
-        if self._error is not None:
-            raise self._error
-        return b""
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-
-class Http11Transport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 for httpx on asyncio and h11, keeping connections open per origin (``Connection: close``,
-    an unfinished exchange or a failure closes one; an idle one is checked before it is used again).
-
-    Why not httpx's own transport: against a server that answers after a fixed 50 ms, at 16 requests in
-    flight, httpcore added ~2.2 ms to every request (its pool's bookkeeping, three locks per request that
-    each yield to the event loop, anyio's stream layers; ~0.9 ms of CPU), this ~1 ms (~0.3 ms of CPU); a
-    run of 1,000 creates ends ~0.12 s sooner. Errors are httpx's: a connection that could not be made is
-    ``ConnectError`` / ``ConnectTimeout`` (nothing was sent), any later failure a ``WriteError``,
-    ``ReadError``, ``ReadTimeout`` or ``RemoteProtocolError`` (the request may have arrived).
-
-    ``verify``: the TLS context to check servers with, or True for httpx's default one (made at the first
-    https:// connection).
-    """
-
-    def __init__(self, verify: bool | ssl.SSLContext = True) -> None:
-        self._verify = verify
-        self._ssl_context: ssl.SSLContext | None = None
-        self._idle: dict[Origin, list[_Connection]] = {}
-        self._closed = False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        scheme = request.url.raw_scheme
-        origin = (scheme, request.url.raw_host, request.url.port or _DEFAULT_PORTS.get(scheme, 80))
-        connection = self._idle_connection(origin) or await self._connect(origin, request, timeouts)
-        try:
-            await self._send(connection, request, timeouts)
-            response, body = await self._receive(connection, request, timeouts)
-        except BaseException:
-            connection.close()
-            raise
-        self._keep_or_close(origin, connection)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers.raw_items(),
-            stream=httpx.ByteStream(body),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": response.reason},
-            request=request,
-        )
-
-    async def aclose(self) -> None:
-        self._closed = True
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.close()
-        self._idle.clear()
-
-    # ------------------------------------------------------------- connections
-
-    def _idle_connection(self, origin: Origin) -> _Connection | None:
-        idle = self._idle.get(origin)
-        now = time.monotonic()
-        while idle:
-            connection = idle.pop()
-            if connection.reusable(now):
-                return connection
-            connection.close()
-        return None
-
-    async def _connect(
-        self, origin: Origin, request: httpx.Request, timeouts: Mapping[str, float | None]
-    ) -> _Connection:
-        scheme, raw_host, port = origin
-        host = raw_host.decode("ascii")
-        context = self._tls() if scheme == b"https" else None
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeouts.get("connect")):
-                _, connection = await loop.create_connection(
-                    _Connection, host, port, ssl=context, server_hostname=host if context else None
-                )
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc) or "timed out while connecting", request=request) from exc
-        except OSError as exc:  # refused, unreachable, name not found, TLS failed
-            raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
-        return connection
-
-    def _tls(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            context = self._verify if isinstance(self._verify, ssl.SSLContext) else None
-            context = context or httpx.create_ssl_context(verify=self._verify)
-            context.set_alpn_protocols(["http/1.1"])
-            self._ssl_context = context
-        return self._ssl_context
-
-    def _keep_or_close(self, origin: Origin, connection: _Connection) -> None:
-        import h11
-
-        state = connection.h11
-        if not self._closed and state.our_state is h11.DONE and state.their_state is h11.DONE:
-            state.start_next_cycle()
-            idle = self._idle.setdefault(origin, [])
-            if state.trailing_data == (b"", False) and len(idle) < MAX_IDLE_PER_ORIGIN:
-                connection.idle_since = time.monotonic()
-                idle.append(connection)
-                return
-        connection.close()
-
-    # ------------------------------------------------------------- one exchange
-
-    @staticmethod
-    async def _send(
-        connection: _Connection, request: httpx.Request, timeouts: Mapping[str, float | None]
-    ) -> None:
-        import h11
-
-        state = connection.h11
-        timeout = timeouts.get("write")
-        try:
-            out = (
-                state.send(
-                    h11.Request(
-                        method=request.method, target=request.url.raw_path, headers=request.headers.raw
-                    )
-                )
-                or b""
-            )
-            assert isinstance(request.stream, httpx.AsyncByteStream)
-            async for chunk in request.stream:
-                if chunk:
-                    out += state.send(h11.Data(data=chunk)) or b""
-                    if len(out) >= WRITE_CHUNK:
-                        await connection.write(out, timeout)
-                        out = b""
-            out += state.send(h11.EndOfMessage()) or b""
-            await connection.write(out, timeout)
-        except h11.LocalProtocolError as exc:
-            raise httpx.LocalProtocolError(str(exc), request=request) from exc
-        except TimeoutError as exc:
-            raise httpx.WriteTimeout(str(exc) or "timed out while sending", request=request) from exc
-        except OSError as exc:
-            raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from exc
-
-    @staticmethod
-    async def _receive(
-        connection: _Connection, request: httpx.Request, timeouts: Mapping[str, float | None]
-    ) -> tuple[h11.Response, bytes]:
-        import h11
-
-        state = connection.h11
-        timeout = timeouts.get("read")
-        response: h11.Response | None = None
-        body = bytearray()
-        try:
-            while True:
-                event = state.next_event()
-                if event is h11.NEED_DATA:
-                    state.receive_data(await connection.read(timeout))
-                elif isinstance(event, h11.Response):
-                    response = event
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage) and response is not None:
-                    return response, bytes(body)
-                elif isinstance(event, h11.ConnectionClosed):
-                    raise h11.RemoteProtocolError("Server disconnected without sending a response.")
-                # an informational (1xx) response: read on
-        except h11.RemoteProtocolError as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out while reading", request=request) from exc
-        except OSError as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
