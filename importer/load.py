@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -209,10 +209,7 @@ def _read_csv(path: Path, fmt: FormatOptions) -> tuple[pd.DataFrame, np.ndarray]
     if not body or body.isspace():  # (no stripped copy of the whole text)
         raise InputFileError(f"{path.name}: the file has no content (only blank lines); export it again.")
     delimiter = fmt.delimiter or _sniff_delimiter(body, path.suffix.lower())
-    # UTF-8 as read: the C parser takes the bytes themselves (the blank lead is ASCII, one byte a char)
-    bom = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0
-    utf8 = data[bom + (match.end() if match else 0) :] if encoding in ("utf-8", "utf-8-sig") else None
-    cells = _parse_csv_fast(body, delimiter, utf8)
+    cells = _parse_csv_fast(_csv_source(path, data, encoding, match.end() if match else 0, body), delimiter)
     if cells is None:
         cells = _parse_csv_checked(path, body, delimiter, lead)
     return cells, np.arange(lead + 1, lead + 1 + len(cells))
@@ -321,10 +318,19 @@ def _count_unquoted(line: str, delimiter: str) -> int:
     return count
 
 
-def _parse_csv_fast(body: str, delimiter: str, utf8: bytes | None = None) -> pd.DataFrame | None:
-    """pandas' C parser (on ``utf8``, the body's UTF-8 bytes, when given); None when the rows are ragged
-    or malformed (the checked parser explains)."""
-    source = io.StringIO(body) if utf8 is None else io.BytesIO(utf8)
+def _csv_source(path: Path, data: bytes, encoding: str, lead: int, body: str) -> Path | IO[Any]:
+    """What the C parser reads: UTF-8 as it is, the file itself when nothing is skipped (reading the file
+    is faster than reading the same bytes from memory), else the bytes after the byte order mark and the
+    blank lead (ASCII: one byte a character); text decoded from another encoding as text."""
+    if encoding not in ("utf-8", "utf-8-sig"):
+        return io.StringIO(body)
+    skip = lead + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+    return path if skip == 0 else io.BytesIO(data[skip:])
+
+
+def _parse_csv_fast(source: Path | IO[Any], delimiter: str) -> pd.DataFrame | None:
+    """pandas' C parser on UTF-8 ``source``; None when the rows are ragged or malformed (the checked
+    parser explains)."""
     try:
         return pd.read_csv(
             source,

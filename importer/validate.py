@@ -394,20 +394,26 @@ _VALUE_CHECKS = ROW_CHECKS.update_columns({column: {"nullable": True} for column
 _VALUE_CHECKED = tuple(column for column in CHECKED_COLUMNS if ROW_CHECKS.columns[column].checks)
 
 
+@functools.lru_cache(maxsize=128)
+def _checks_of(columns: tuple[str, ...], *, blank_allowed: bool) -> Any:
+    """The row schema restricted to ``columns`` (made once: pandera copies the whole schema to select)."""
+    return (_VALUE_CHECKS if blank_allowed else ROW_CHECKS).select_columns(list(columns))
+
+
 def failed_row_checks(filled: Mapping[str, Coded]) -> dict[tuple[str, str], np.ndarray]:
     """Per (column, check) of the row schema that fails somewhere: which rows fail it."""
     distinct = {column: _checked_values(filled[column], column) for column in CHECKED_COLUMNS}
     failed: dict[tuple[str, str], list[int]] = {}
     valued = [column for column in _VALUE_CHECKED if len(distinct[column]) > 1]  # more than the blank
     values_frame = _padded_frame({column: distinct[column] for column in valued})
-    schema = _VALUE_CHECKS.select_columns(valued) if len(valued) < len(_VALUE_CHECKED) else _VALUE_CHECKS
+    schema = _checks_of(tuple(valued), blank_allowed=True)
     for column, check, index in _cases(_failure_cases(schema, values_frame)):
         if int(index) < len(distinct[column]):
             failed.setdefault((column, check), []).append(int(index))
     blank = [column for column in CHECKED_COLUMNS if (filled[column].codes < 0).any()]
     if blank:  # whether a blank cell fails (required columns), for the columns with blank cells
         blanks = pd.DataFrame({column: distinct[column][-1:] for column in blank})
-        for column, check, _ in _cases(_failure_cases(ROW_CHECKS.select_columns(blank), blanks)):
+        for column, check, _ in _cases(_failure_cases(_checks_of(tuple(blank), blank_allowed=False), blanks)):
             failed.setdefault((column, check), []).append(len(distinct[column]) - 1)
     at_rows = {}
     for (column, check), indices in failed.items():
