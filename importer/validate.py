@@ -232,7 +232,8 @@ def _consistency_errors(
         reference_position = int(np.flatnonzero(row_numbers == reference_row)[0])
         reference = shown(_at(source[column], reference_position))
         label = column.replace("_", " ")
-        number = key.values[key.codes[position]]
+        number = str(key.values[key.codes[position]])
+        number = number if number.isprintable() else repr(number)  # a message is one line
         text = (
             f"Row {reference_row} of invoice {number} has {label} {reference!r}: repeat that "
             f"value here or leave the cell blank."

@@ -307,3 +307,11 @@ def test_errors_sorted_by_row_then_column() -> None:
 def test_empty_table() -> None:
     result = validate_table(table())
     assert result.invoices == [] and result.errors == []
+
+
+def test_an_invoice_number_with_a_line_break_is_shown_on_one_line_in_messages() -> None:
+    result = validate_table(
+        table({**GOOD, "invoice_number": "A\nB"}, {"invoice_number": "A\nB", "item": "X", "currency": "USD"})
+    )
+    [error] = [e for e in result.errors if e.code == "inconsistent"]
+    assert "\n" not in error.message and "invoice 'A\\nB' has currency 'EUR'" in error.message
