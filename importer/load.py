@@ -68,9 +68,11 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
     """Read ``path`` (CSV or workbook) into a RawTable; InputFileError when it cannot be read as a table."""
     path = Path(path)
     _check_readable(path)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the GIL: it overlaps the parsing
+    # Two threads (hashing and coding columns release the GIL): the file's hash overlaps the parsing, and
+    # two columns are coded at once.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         digest = pool.submit(sha256_file, path)
-        frame, coded, row_numbers, table_sheet = _read_table(path, sheet, fmt)
+        frame, coded, row_numbers, table_sheet = _read_table(path, sheet, fmt, pool)
         return RawTable(
             frame=frame,
             row_numbers=row_numbers,
@@ -82,7 +84,7 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
 
 
 def _read_table(
-    path: Path, sheet: str | None, fmt: FormatOptions
+    path: Path, sheet: str | None, fmt: FormatOptions, pool: ThreadPoolExecutor
 ) -> tuple[pd.DataFrame, dict[str, Coded], list[int], str | None]:
     ext = path.suffix.lower()
     head = _read_head(path)
@@ -90,7 +92,8 @@ def _read_table(
     if ext in CSV_EXTENSIONS:
         _refuse_binary_as_text(path, head)
         cells, numbers = _read_csv(path, fmt)
-        columns = {position: _text_column(cells[position].to_numpy(dtype=object)) for position in cells}
+        texts = [cells[position].to_numpy(dtype=object) for position in cells]
+        columns: dict[Any, _Column] = dict(zip(cells.columns, pool.map(_text_column, texts), strict=True))
         table_sheet = None
     elif ext in WORKBOOK_EXTENSIONS:
         cells, numbers, table_sheet, others = _read_workbook(path, head, sheet)
