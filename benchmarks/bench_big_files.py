@@ -7,8 +7,8 @@ Targets, at 200,000 rows (40,000 invoices):
   added per row from 100k to 200k rows is at most 1.25x that added per row from 50k to 100k.
 
 The ratio compares the work on the file: in one warm process (imports done, everything read once
-first), the best of ``--repeat`` calls of ``importer.pipeline.validate_source(Source(path))`` against
-the best of ``--repeat`` calls of ``pandas.read_csv(path)`` or
+first), the best of ``--calls`` (default 5) calls of ``importer.pipeline.validate_source(Source(path))``
+against the best of as many calls of ``pandas.read_csv(path)`` or
 ``python_calamine.CalamineWorkbook.from_path(path).get_sheet_by_index(0).to_python()``. Beside it, for
 the user's view, the whole ``invoice-import validate FILE`` process (interpreter start-up and imports
 included, the median of ``--repeat``) and its peak memory, which the memory targets use.
@@ -78,8 +78,8 @@ class Figures:
     rows: int
     kind: str
     process: Timed  # the whole `invoice-import validate` process
-    validate_seconds: float  # validate_source in a warm process, best of --repeat
-    bare_seconds: float  # the bare read in the same process, best of --repeat
+    validate_seconds: float  # validate_source in a warm process, best of --calls
+    bare_seconds: float  # the bare read in the same process, best of --calls
 
     @property
     def ratio(self) -> float:
@@ -103,7 +103,7 @@ def median_run(run: Callable[[], Timed], repeat: int) -> Timed:
     return results[len(results) // 2]
 
 
-def measure_one(rows: int, kind: str, repeat: int) -> Figures:
+def measure_one(rows: int, kind: str, repeat: int, calls: int) -> Figures:
     invoices = rows // LINES
     file = write_csv(invoices, LINES, "BIG") if kind == "csv" else write_xlsx(invoices, LINES, "BIG")
     checked = median_run(lambda: validate(file), repeat)
@@ -112,7 +112,7 @@ def measure_one(rows: int, kind: str, repeat: int) -> Figures:
             f"validate of {file} did not find {invoices} valid invoices: {checked.summary} "
             f"(exit {checked.returncode}) {checked.stderr[-2000:]}"
         )
-    timing = in_process(file, repeat)
+    timing = in_process(file, calls)
     if timing["invoices"] != invoices:
         raise SystemExit(f"validate_source of {file} found {timing['invoices']} invoices, not {invoices}")
     figures = Figures(rows, kind, checked, timing["validate"], timing["bare"])
@@ -130,15 +130,17 @@ def linear(figures: list[Figures]) -> tuple[bool, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="whole-process runs (median)")
+    parser.add_argument("--calls", type=int, default=5, help="in-process calls of each side (fastest)")
     parser.add_argument("--sizes", type=int, nargs=3, default=SIZES)
     args = parser.parse_args()
     print(
-        f"validate vs bare reads, {LINES} lines per invoice: in-process best of {args.repeat}, "
+        f"validate vs bare reads, {LINES} lines per invoice: in-process best of {args.calls}, "
         f"whole process median of {args.repeat}"
     )
     results = {
-        kind: [measure_one(rows, kind, args.repeat) for rows in args.sizes] for kind in ("csv", "xlsx")
+        kind: [measure_one(rows, kind, args.repeat, args.calls) for rows in args.sizes]
+        for kind in ("csv", "xlsx")
     }
     csv_big, xlsx_big = results["csv"][-1], results["xlsx"][-1]
     peak = max(f.validate_mb for kind in results.values() for f in kind)
