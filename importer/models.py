@@ -123,6 +123,10 @@ class RawTable:
     value is a ``str`` (CSV cells, text cells), or, from a workbook, the native ``float``/``int``/
     ``bool``/``datetime``/``date``, or ``None`` for an empty cell. ``row_numbers[i]`` is the
     user-visible row number of ``frame.iloc[i]`` (header = 1; fully blank rows are skipped but counted).
+
+    ``coded`` (by header, when the loader made it) is the same columns coded: each value once, every one
+    used by some row, text stripped and never blank (a blank cell is code -1), so validate need not hash
+    the cells again.
     """
 
     frame: pd.DataFrame
