@@ -77,7 +77,7 @@ def group_coded(
     invoices = list(
         map(
             Invoice,
-            (key if _all_text(key) else key.map(str)).take(heads),
+            (key if key.all_text() else key.map(str)).take(heads),
             [row_list[start:end] for start, end in bounds],
             [LineBlock(lines, start, end) for start, end in bounds],
             head("issue_date"),
@@ -103,10 +103,6 @@ def group_coded(
         if total is not None:
             _set_total(invoice, total)
     return invoices
-
-
-def _all_text(column: Coded) -> bool:
-    return pd.api.types.infer_dtype(column.values[:-1], skipna=False) in ("string", "empty")
 
 
 class _LineTable:

@@ -661,7 +661,7 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
     patterns = list(_HOSTILE_XML)
     size, tail = 0, b""
     max_row, max_col = 0, 0
-    ods = _OdsExtent(path, name) if name == "content.xml" else None
+    ods = _OdsExtent(path) if name == "content.xml" else None
     with archive.open(member) as stream:
         first = True
         for chunk in iter(lambda: stream.read(_CHUNK), b""):
@@ -688,13 +688,19 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
             elif is_sheet and not _within_extent(window):
                 return False
             tail = window[-256:]
-    if is_sheet and max_row * max(max_col, 1) > MAX_SHEET_CELLS:
-        raise InputFileError(
-            f"{path.name}: refused: sheet part '{name}' has cells as far as row {max_row}, column {max_col}, "
-            f"more than {MAX_SHEET_CELLS:,} cells to hold; delete the unused rows and columns "
-            "(select them, Delete) and save again, or split the file."
-        )
+    if is_sheet:
+        _refuse_beyond_cell_limit(path, f"sheet part '{name}'", max_row, max_col)
     return True
+
+
+def _refuse_beyond_cell_limit(path: Path, sheet: str, row: int, column: int) -> None:
+    """calamine holds a sheet's whole range densely: refuse one reaching beyond MAX_SHEET_CELLS."""
+    if row * max(column, 1) > MAX_SHEET_CELLS:
+        raise InputFileError(
+            f"{path.name}: refused: {sheet} has cells as far as row {row}, column {column}, more than "
+            f"{MAX_SHEET_CELLS:,} cells to hold; delete the unused rows and columns (select them, Delete) "
+            "and save again, or split the file."
+        )
 
 
 _ODS_TAG = re.compile(rb"<(/?)table:(table-row|table-cell|covered-table-cell|table)\b([^>]*)>")
@@ -707,8 +713,8 @@ class _OdsExtent:
     and column holding a value, counting the rows and cells the repeat attributes stand for (calamine
     holds that whole range densely: a few hundred bytes can repeat one cell into billions)."""
 
-    def __init__(self, path: Path, name: str) -> None:
-        self.path, self.name = path, name
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.pending = b""
         self.row, self.rows_repeated, self.row_valued = 0, 1, False
         self.column, self.last_row, self.last_column = 0, 0, 0
@@ -730,7 +736,12 @@ class _OdsExtent:
                 self.row += self.rows_repeated
                 if self.row_valued:
                     self.last_row = self.row
-                    self._check()
+                    _refuse_beyond_cell_limit(
+                        self.path,
+                        "a sheet (counting repeated rows and cells)",
+                        self.last_row,
+                        self.last_column,
+                    )
             else:
                 self.rows_repeated = _repeat(_ODS_ROWS, attributes)
                 self.row_valued, self.column = False, 0
@@ -743,14 +754,6 @@ class _OdsExtent:
         if b"office:value-type=" in attributes or b"calcext:value-type=" in attributes:
             self.row_valued = True
             self.last_column = max(self.last_column, self.column)
-
-    def _check(self) -> None:
-        if self.last_row * max(self.last_column, 1) > MAX_SHEET_CELLS:
-            raise InputFileError(
-                f"{self.path.name}: refused: a sheet has cells as far as row {self.last_row}, column "
-                f"{self.last_column} (repeated rows and cells), more than {MAX_SHEET_CELLS:,} cells to hold; "
-                "delete the unused rows and columns and save again, or split the file."
-            )
 
 
 def _repeat(attribute: re.Pattern[bytes], attributes: bytes) -> int:
@@ -853,12 +856,20 @@ def _cell_column(values: list[Any]) -> _Column:
     """A column of workbook cells, cleaned cell by cell (a float 1.0 and a True must stay apart), then
     coded."""
     cleaned, longest, booleans = _clean_column(values)
-    return _Column(code_cells(cleaned, booleans), cleaned, longest)
+    return _Column(_code_cells(cleaned, booleans), cleaned, longest)
 
 
-def code_cells(cleaned: np.ndarray, booleans: np.ndarray | None = None) -> Coded:
-    """Cleaned cells (stripped text, None for blank) coded by distinct value. ``booleans``: where the
-    True/False cells are, kept apart from the numbers Python finds equal to them (True == 1)."""
+def cleaned_and_coded(values: list[Any]) -> tuple[np.ndarray, Coded]:
+    """Workbook cells as the loader keeps them (text stripped, blank as None, whole floats as int) and
+    coded."""
+    column = _cell_column(values)
+    assert column.cells is not None
+    return column.cells, column.coded
+
+
+def _code_cells(cleaned: np.ndarray, booleans: np.ndarray | None) -> Coded:
+    """Cleaned cells coded by distinct value. ``booleans``: where the True/False cells are, kept apart
+    from the numbers Python finds equal to them (True == 1)."""
     keys = cleaned
     if booleans is not None and len(booleans):
         keys = cleaned.copy()
@@ -866,11 +877,6 @@ def code_cells(cleaned: np.ndarray, booleans: np.ndarray | None = None) -> Coded
     codes, uniques = pd.factorize(keys, use_na_sentinel=True)
     distinct = [value[1] if isinstance(value, tuple) else value for value in uniques.tolist()]
     return Coded(codes, objects([*distinct, None]))
-
-
-def clean_cells(values: list[Any]) -> np.ndarray:
-    """Cells as the loader cleans them: text stripped, blank as None, whole floats as int."""
-    return _clean_column(values)[0]
 
 
 def _build_table(

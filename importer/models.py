@@ -114,6 +114,10 @@ class Coded:
         """The values of the rows at ``positions``, as a list."""
         return self.values[self.codes[positions]].tolist()
 
+    def all_text(self) -> bool:
+        """Whether every value but the blank one is a str (none at all counts)."""
+        return pd.api.types.infer_dtype(self.values[:-1], skipna=False) in ("string", "empty")
+
 
 @dataclass
 class RawTable:

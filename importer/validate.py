@@ -160,9 +160,7 @@ _NORMALIZED = ("currency", "language", "template_type")
 def _loaded_text(coded: Coded, kind: Kind) -> bool:
     """A text column as the loader coded it, with only text in it: its values are distinct, stripped and
     not blank, which is all that parsing text does."""
-    if kind not in (Kind.TEXT, Kind.REF):
-        return False
-    return pd.api.types.infer_dtype(coded.values[:-1], skipna=False) in ("string", "empty")
+    return kind in (Kind.TEXT, Kind.REF) and coded.all_text()
 
 
 def _canonical(codes: np.ndarray, distinct: pd.Series) -> Coded:
@@ -373,7 +371,7 @@ def _invoice_frame(filled: dict[str, Coded], heads: np.ndarray) -> pd.DataFrame:
     frame = {"invoice_number": numbers.values[numbers.codes[heads]]}
     for column in ("issue_date", "due_date"):
         coded = filled[column]
-        frame[column] = pd.DatetimeIndex(coded.values).to_numpy()[coded.codes[heads]]
+        frame[column] = _checked_values(coded, column)[coded.codes[heads]]
     return pd.DataFrame(frame, index=heads)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from importer.columns import CANONICAL
 from importer.errors import FormatUndecidedError, MappingFileError
-from importer.load import clean_cells, code_cells
+from importer.load import cleaned_and_coded
 from importer.models import Coded, FormatOptions, MappedTable, RawTable, Validation
 from importer.validate import validate_table
 
@@ -45,8 +45,9 @@ def table(*rows: dict[str, Any], defaults: dict[str, str] | None = None) -> Mapp
     data: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in CANONICAL}
     coded: dict[str, Coded] = {}
     if CODED["by the loader"]:
-        data = {c: list(clean_cells(cells)) for c, cells in data.items()}
-        coded = {c: code_cells(clean_cells(cells)) for c, cells in data.items()}
+        loaded = {c: cleaned_and_coded(cells) for c, cells in data.items()}
+        data = {c: list(cells) for c, (cells, _) in loaded.items()}
+        coded = {c: column for c, (_, column) in loaded.items()}
     numbers = list(range(2, 2 + len(rows)))
     frame = pd.DataFrame(data, dtype=object)
     frame["row"] = numbers
