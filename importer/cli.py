@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from importer import __version__
-from importer.errors import ImporterError
+from importer.errors import ImporterError, exit_code
 
 if TYPE_CHECKING:  # the pipeline (pandas, pandera, openpyxl) is imported by the commands that use it,
     # so that --help and the sandbox start at once
@@ -38,7 +38,7 @@ def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None)
 def _fail(exc: BaseException, debug: bool) -> NoReturn:
     if debug:
         traceback.print_exception(exc)
-    code = exc.exit_code if isinstance(exc, ImporterError) else 1
+    code = exit_code(exc) if isinstance(exc, ImporterError) else 1
     message = str(exc) if isinstance(exc, ImporterError) else f"unexpected error: {exc!r} (run with --debug)"
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

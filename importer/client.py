@@ -28,18 +28,21 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from importer.errors import (
-    AuthenticationError,
+    CrmAuthError,
     CrmRequestError,
     CrmUnreachableError,
-    InputError,
+    ForbiddenError,
     InsecureUrlError,
-    TransientCrmError,
+    NotFoundError,
+    RefusedError,
+    TransientError,
+    UsageError,
 )
 
 API_PREFIX = "/api/2.0/crm/"
 LOGIN_PATH = "/api/2.0/authentication"
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-NO_ANSWER = 0  # the status of a TransientCrmError when no HTTP answer came
+NO_ANSWER = 0  # the status of a TransientError when no HTTP answer came
 
 Sleep = Callable[[float], Awaitable[None]]
 Log = Callable[[str], None]
@@ -260,26 +263,26 @@ class CrmClient:
         try:
             return ssl.create_default_context(cafile=self._verify)
         except (OSError, ssl.SSLError) as exc:
-            raise InputError(f"cannot read the CA bundle {self._verify}: {exc}") from exc
+            raise UsageError(f"cannot read the CA bundle {self._verify}: {exc}") from exc
 
     async def _login(self) -> None:
         body = {"userName": self._user or "", "password": self._password or ""}
         try:
             envelope = await self._with_retries("POST", LOGIN_PATH, None, body, login=True)
         except CrmRequestError as exc:
-            raise AuthenticationError(
+            raise CrmAuthError(
                 f"the CRM rejected the login of user {self._user!r} ({exc.message}): "
                 "check --user/--password (ONLYOFFICE_USER/ONLYOFFICE_PASSWORD)"
             ) from None
         response = envelope.get("response")
         token = response.get("token") if isinstance(response, dict) else None
         if not isinstance(token, str) or not token:
-            raise AuthenticationError("the CRM accepted the login but returned no token")
+            raise CrmAuthError("the CRM accepted the login but returned no token")
         self._redact.add(token)
         self._authorization = token
 
     async def check_access(self) -> Any:
-        """One cheap authenticated call; raises AuthenticationError / CrmUnreachableError early.
+        """One cheap authenticated call; raises CrmAuthError / CrmUnreachableError early.
 
         The call is ``GET invoice/settings``, and its answer (the invoice settings) is returned, so that the
         pre-flight need not ask for them again (the default terms).
@@ -288,7 +291,7 @@ class CrmClient:
             return await self.get("invoice/settings")
         except CrmRequestError as exc:
             if exc.status == 403:
-                raise AuthenticationError(
+                raise CrmAuthError(
                     f"the {self._auth_kind()} is valid but has no access to CRM invoices (403 {exc.message})"
                 ) from None
             if exc.status == 404:
@@ -362,7 +365,7 @@ class CrmClient:
     async def post(self, path: str, body: Mapping[str, Any]) -> Any:
         """POST ``/api/2.0/crm/<path>`` once; the envelope's ``response``.
 
-        No retry: a 5xx, 429, timeout or lost connection raises TransientCrmError, whose ``sent`` says
+        No retry: a 5xx, 429, timeout or lost connection raises TransientError, whose ``sent`` says
         whether the request may have reached the server (then the outcome is unknown). Any other error
         status raises CrmRequestError.
         """
@@ -386,13 +389,13 @@ class CrmClient:
         *,
         login: bool = False,
     ) -> dict[str, Any]:
-        last: TransientCrmError | None = None
+        last: TransientError | None = None
         for attempt in range(max(1, self.retry.attempts)):
             if attempt:
                 await self.backoff(attempt - 1, last.retry_after if last else None)
             try:
                 return await self._send_once(method, path, params, body, login=login)
-            except TransientCrmError as exc:
+            except TransientError as exc:
                 last = exc
         assert last is not None
         reason = last.message if last.status == NO_ANSWER else f"{last.status} {last.message}"
@@ -444,21 +447,21 @@ class CrmClient:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
         if sent and not isinstance(exc, httpx.TimeoutException):
             kind = "connection lost"
-        return TransientCrmError(NO_ANSWER, f"{kind} ({text})", method=method, path=path, sent=sent)
+        return TransientError(NO_ANSWER, f"{kind} ({text})", method=method, path=path, sent=sent)
 
     def _read_answer(
         self, response: httpx.Response, method: str, path: str, *, login: bool, all_5xx: bool
     ) -> dict[str, Any]:
         status = response.status_code
         if status == 401 and not login:
-            raise AuthenticationError(self._unauthorized_message())
+            raise CrmAuthError(self._unauthorized_message())
         if 300 <= status < 400:
             location = response.headers.get("Location", "?")
             raise CrmUnreachableError(
                 f"the CRM at {self.url} redirected {method} {path} to {self._redact(location)}: use that URL"
             )
         if status in RETRYABLE_STATUSES or (all_5xx and status >= 500):
-            raise TransientCrmError(
+            raise TransientError(
                 status,
                 self._error_message(response),
                 method=method,
@@ -467,7 +470,7 @@ class CrmClient:
                 sent=status != 429,
             )
         if status >= 400:
-            raise CrmRequestError(status, self._error_message(response), method=method, path=path)
+            raise request_error(status, self._error_message(response), method=method, path=path)
         try:
             envelope = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -479,7 +482,7 @@ class CrmClient:
             )
         if envelope.get("status", 0) != 0:
             code = envelope.get("statusCode", status)
-            raise CrmRequestError(int(code), self._error_message(response), method=method, path=path)
+            raise request_error(int(code), self._error_message(response), method=method, path=path)
         return envelope
 
     def _error_message(self, response: httpx.Response) -> str:
@@ -509,6 +512,16 @@ class CrmClient:
     def _debug(self, line: str) -> None:
         if self._log is not None:
             self._log(self._redact(line))
+
+
+def request_error(status: int, message: str, *, method: str, path: str) -> CrmRequestError:
+    """The typed error for an error answer: 404 NotFoundError, 403 ForbiddenError, else RefusedError."""
+    kind: type[CrmRequestError] = RefusedError
+    if status == 404:
+        kind = NotFoundError
+    elif status == 403:
+        kind = ForbiddenError
+    return kind(status, message, method=method, path=path)
 
 
 def _ms(started: float) -> int:

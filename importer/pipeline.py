@@ -21,7 +21,7 @@ from types import FrameType
 
 from importer import __version__
 from importer.client import CrmClient, RetryPolicy
-from importer.errors import CrmError, CrmRequestError, FormatUndecidedError, InputError
+from importer.errors import CrmError, CrmRequestError, FormatUndecidedError, UsageError, exit_code
 from importer.journal import Journal, default_journal_path
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
@@ -140,7 +140,7 @@ class Report:
         if self.interrupted:
             return 130
         if self.crm_error is not None:
-            return self.crm_error.exit_code
+            return exit_code(self.crm_error)
         ok = {Status.CREATED, Status.SKIPPED, Status.PLANNED}
         if self.offline:
             ok.add(Status.PENDING)
@@ -163,7 +163,7 @@ def read_mapping(path: Path | None) -> MappingConfig:
 
 
 def validate_source(source: Source) -> Validation:
-    """Load → map → parse → validate → group, with no network. Raises InputError for an unusable file."""
+    """Load → map → parse → validate → group, with no network. Raises UsageError for an unusable file."""
     config = read_mapping(source.mapping)
     raw = load_table(source.file, sheet=source.sheet, fmt=config.format)
     table = map_columns(raw, config)
@@ -342,7 +342,7 @@ def crm_endpoint(conn: Connection) -> Iterator[tuple[str, str | None]]:
     """The CRM URL and token to use: the given ones, or a seeded sandbox started in-process."""
     if not conn.sandbox:
         if not conn.url:
-            raise InputError(
+            raise UsageError(
                 "No CRM given: pass --url (or set ONLYOFFICE_URL), or --sandbox to rehearse locally."
             )
         yield conn.url, conn.token
@@ -361,7 +361,7 @@ def run_command(
     log: Callable[[str], None] | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> Report:
-    """The ``run`` command. Input problems raise InputError (exit 2) before anything is sent."""
+    """The ``run`` command. Input problems raise UsageError (exit 2) before anything is sent."""
     validation = validate_source(options.source)
     results = options.results or default_results_path(options.source.file)
     check_results_path(results, options.source.file)
@@ -384,11 +384,11 @@ def run_command(
                         log=log,
                     )
                 )
-            except CrmError as exc:
-                report.crm_error = exc
-                mark(validation.invoices, Status.PENDING)
             except CrmRequestError as exc:  # a look-up the CRM refused outright (e.g. 500): unusable
                 report.crm_error = CrmError(f"the CRM failed a request: {exc}")
+                mark(validation.invoices, Status.PENDING)
+            except CrmError as exc:
+                report.crm_error = exc
                 mark(validation.invoices, Status.PENDING)
             return finish(report, results)
 

@@ -27,7 +27,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
 from importer.client import NO_ANSWER, RETRYABLE_STATUSES, CrmClient
-from importer.errors import CrmError, CrmRequestError, ImporterError, TransientCrmError
+from importer.errors import (
+    CrmAuthError,
+    CrmError,
+    CrmRequestError,
+    CrmUnreachableError,
+    ImporterError,
+    TransientError,
+)
 from importer.journal import Journal, JournalEntry, JournalState, number_key
 from importer.models import Invoice, Line, Outcome, Status
 
@@ -272,7 +279,7 @@ async def post_invoices(
     for invoice in todo:
         if invoice.outcome is None:
             invoice.outcome = Outcome(Status.PENDING, message=reason)
-    if isinstance(run.fatal, CrmError):
+    if isinstance(run.fatal, CrmUnreachableError | CrmAuthError):
         raise run.fatal
 
 
@@ -283,7 +290,7 @@ async def _post_guarded(invoice: Invoice, run: _PostRun) -> None:
     except ValueError as exc:  # not resolved: nothing was sent
         invoice.outcome = Outcome(Status.FAILED, message=f"cannot be posted: {exc}")
     except (CrmError, CrmRequestError) as exc:
-        if isinstance(exc, CrmError):
+        if isinstance(exc, CrmUnreachableError | CrmAuthError):
             run.fatal = run.fatal or exc
         invoice.outcome = Outcome(
             Status.PENDING,
@@ -321,7 +328,7 @@ async def _create(invoice: Invoice, payload: dict[str, Any], digest: str, run: _
         journal.mark_posting(number, digest)
         try:
             created = await client.post("invoice", payload)
-        except TransientCrmError as exc:
+        except TransientError as exc:
             if exc.sent:
                 sent_before = True
                 await client.backoff(attempt, exc.retry_after)  # give a slow create time to land
@@ -420,7 +427,7 @@ def _fail(
     )
 
 
-def _transient_reason(exc: TransientCrmError, attempts: int) -> str:
+def _transient_reason(exc: TransientError, attempts: int) -> str:
     answer = exc.message if exc.status == NO_ANSWER else f"{exc.status} {exc.message}"
     if exc.status == NO_ANSWER or exc.status in RETRYABLE_STATUSES:
         return f"the CRM did not accept it after {attempts} attempts (last answer: {answer})"

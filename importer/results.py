@@ -41,7 +41,7 @@ from openpyxl.xml.constants import SHEET_MAIN_NS
 from openpyxl.xml.functions import xmlfile
 
 from importer.columns import RESULT_COLUMNS, normalize_header
-from importer.errors import InputError
+from importer.errors import ResultsPathError
 from importer.models import CellError, Invoice, RunInfo, Status, Validation
 
 INVOICE_COLUMNS: tuple[str, ...] = (
@@ -103,7 +103,7 @@ def summary_counts(invoices: list[Invoice]) -> dict[str, int]:
 def write_results(path: Path, validation: Validation, run: RunInfo) -> Path:
     """Write the results workbook atomically to ``path`` (parent folders created); return ``path``.
 
-    Refuses (InputError) to overwrite the input file itself.
+    Refuses (UsageError) to overwrite the input file itself.
     """
     path = Path(path)
     check_results_path(path, run.source)
@@ -114,9 +114,9 @@ def write_results(path: Path, validation: Validation, run: RunInfo) -> Path:
 
 
 def check_results_path(path: Path, source: Path) -> None:
-    """Raise InputError when the results workbook would replace the input file (call it before posting)."""
+    """Raise UsageError when the results workbook would replace the input file (call it before posting)."""
     if _same_file(Path(path), Path(source)):
-        raise InputError(
+        raise ResultsPathError(
             f"{path}: the results workbook would overwrite the input file; choose another --results path."
         )
 

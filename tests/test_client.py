@@ -14,12 +14,13 @@ import pytest
 
 from importer.client import CrmClient, RateLimiter, RetryPolicy, parse_retry_after
 from importer.errors import (
-    AuthenticationError,
+    CrmAuthError,
     CrmRequestError,
     CrmUnreachableError,
-    InputError,
     InsecureUrlError,
-    TransientCrmError,
+    TransientError,
+    UsageError,
+    exit_code,
 )
 from importer.rates import parse_rate
 
@@ -154,9 +155,9 @@ def test_plain_text_401_says_the_token_was_rejected() -> None:
         async with client:
             await client.check_access()
 
-    with pytest.raises(AuthenticationError, match="token") as info:
+    with pytest.raises(CrmAuthError, match="token") as info:
         run(go())
-    assert info.value.exit_code == 3
+    assert exit_code(info.value) == 3
     assert TOKEN not in str(info.value)
 
 
@@ -184,7 +185,7 @@ def test_rejected_login_says_the_login_was_rejected() -> None:
         async with client:
             pass
 
-    with pytest.raises(AuthenticationError, match="login") as info:
+    with pytest.raises(CrmAuthError, match="login") as info:
         run(go())
     assert "User authentication failed" in str(info.value)
     assert PASSWORD not in str(info.value)
@@ -288,7 +289,7 @@ def test_reads_give_up_after_the_bound_with_the_reason() -> None:
 
     with pytest.raises(CrmUnreachableError, match=r"3 attempts.*refused") as info:
         run(go())
-    assert info.value.exit_code == 3
+    assert exit_code(info.value) == 3
     assert client.requests_sent == 3 and len(sleep.delays) == 2
 
 
@@ -341,7 +342,7 @@ def test_post_makes_one_attempt_and_says_whether_it_was_sent(
         async with client:
             await client.post("invoice", {"number": "A"})
 
-    with pytest.raises(TransientCrmError) as info:
+    with pytest.raises(TransientError) as info:
         run(go())
     assert (info.value.status, info.value.sent) == (status, sent)
     assert len(seen) == 1 and sleep.delays == []
@@ -357,7 +358,7 @@ def test_post_400_is_a_request_error_with_the_crm_message() -> None:
 
     with pytest.raises(CrmRequestError) as info:
         run(go())
-    assert not isinstance(info.value, TransientCrmError)
+    assert not isinstance(info.value, TransientError)
     assert info.value.status == 400 and "expected range" in info.value.message
     assert json.loads(seen[0].content) == {"number": "A"}
     assert seen[0].url.path == "/api/2.0/crm/invoice"
@@ -467,7 +468,7 @@ def test_an_unreadable_ca_bundle_is_reported_before_anything_is_sent(tmp_path: A
         async with client:
             pass
 
-    with pytest.raises(InputError, match="CA bundle"):
+    with pytest.raises(UsageError, match="CA bundle"):
         run(go())
     assert client.requests_sent == 0
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from importer.client import CrmClient, RetryPolicy
-from importer.errors import AuthenticationError, CrmUnreachableError, JournalLockedError
+from importer.errors import CrmAuthError, CrmUnreachableError, JournalLockedError
 from importer.journal import Journal, JournalState
 from importer.models import CellError, Invoice, Line, Outcome, Status
 from importer.post import build_payload, classify_existing, content_hash, post_invoices
@@ -574,7 +574,7 @@ def test_a_token_rejected_mid_run_leaves_the_rest_pending_and_raises(tmp_path: P
             async with client:
                 await post_invoices(invoices, client, journal)
 
-    with pytest.raises(AuthenticationError, match="token"):
+    with pytest.raises(CrmAuthError, match="token"):
         asyncio.run(go())
     assert len(creates) == 1
     assert statuses(invoices) == Counter({Status.PENDING: 5})

@@ -20,7 +20,7 @@ from python_calamine import CalamineWorkbook
 
 from importer import results
 from importer.columns import RESULT_COLUMNS
-from importer.errors import InputError
+from importer.errors import ResultsPathError
 from importer.models import (
     CellError,
     Invoice,
@@ -420,7 +420,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
 def test_refuses_to_overwrite_the_input_file(tmp_path: Path) -> None:
     source = tmp_path / "in.xlsx"
     source.write_bytes(b"input")
-    with pytest.raises(InputError, match="overwrite the input"):
+    with pytest.raises(ResultsPathError, match="overwrite the input"):
         write_results(source, sample_validation(), run_info(source=source))
     assert source.read_bytes() == b"input"
 
