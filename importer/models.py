@@ -1,15 +1,16 @@
-"""Plain data passed between the pipeline stages.
+"""Plain data passed between the pipeline stages: each stage returns a new value, never writes into an
+earlier stage's.
 
-    file ──load──▶ RawTable ──map──▶ MappedTable ──parse/validate/group──▶ list[Invoice] + list[CellError]
-         ──resolve──▶ Invoice (IDs, prices, terms, totals filled) ──plan/post──▶ Invoice.outcome
-         ──results──▶ workbook
+    file ──load──▶ RawTable ──map──▶ MappedTable ──validate──▶ ValidatedRows ──group──▶ Validation
+         ──resolve──▶ Resolution (ResolvedInvoice by number) ──classify/post──▶ Outcome by number
+         ──▶ ImportReport ──results──▶ workbook
 
 Nothing here does I/O. Amounts are ``Decimal`` throughout; dates are ``datetime.date``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -159,75 +160,129 @@ class MappedTable:
     coded: dict[str, Coded] = field(default_factory=dict)  # canonical columns coded (when the loader did)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Line:
-    """One invoice line (one input row)."""
+    """One invoice line (one input row), as the file gives it.
+
+    ``values`` holds every line-level column's typed value by canonical name (importer.columns; None
+    where blank): ``item`` (str, "" for a missing one), ``quantity`` (Decimal), ``price`` (Decimal, or
+    None: the item's catalogue price), ``discount`` (Decimal), ``tax1``/``tax2`` (str or None),
+    ``line_description`` (str or None), and any column declared later. The properties read the usual ones.
+    """
 
     row: int
-    item: str  # as written: ID, SKU or title
-    quantity: Decimal
-    price: Decimal | None  # None: take the item's catalogue price
-    discount: Decimal = Decimal("0")
-    tax1: str | None = None  # as written: ID or name
-    tax2: str | None = None
-    description: str | None = None
-    # filled by resolve
-    item_id: int | None = None
-    tax1_id: int = 0
-    tax2_id: int = 0
-    tax1_rate: Decimal | None = None
-    tax2_rate: Decimal | None = None
+    values: Mapping[str, Any]
+
+    @property
+    def item(self) -> str:
+        return str(self.values.get("item") or "")
+
+    @property
+    def quantity(self) -> Decimal:
+        value = self.values.get("quantity")
+        return Decimal(0) if value is None else value
+
+    @property
+    def price(self) -> Decimal | None:
+        return self.values.get("price")
+
+    @property
+    def discount(self) -> Decimal:
+        value = self.values.get("discount")
+        return Decimal(0) if value is None else value
+
+    @property
+    def tax1(self) -> str | None:
+        return self.values.get("tax1")
+
+    @property
+    def tax2(self) -> str | None:
+        return self.values.get("tax2")
+
+    @property
+    def description(self) -> str | None:
+        return self.values.get("line_description")
 
 
-@dataclass
-class Outcome:
-    """What happened to an invoice in the CRM."""
-
-    status: Status
-    crm_id: int | None = None
-    crm_total: Decimal | None = None
-    message: str = ""  # for failed/exists/skipped: what happened, in words
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class Invoice:
-    """One invoice: the rows sharing an invoice number, in row order."""
+    """One invoice: the rows sharing an invoice number, in row order (built by importer.group).
+
+    ``values`` holds every invoice-level column's typed value by canonical name (None where blank, after
+    continuation rows and defaults): dates as ``datetime.date``, amounts as ``Decimal``, IDs as ``int``,
+    ``template_type`` as 0/1, text as ``str``. ``errors`` are the offline errors of its rows; ``total`` the
+    CRM's total when it is known offline (every price given, no tax), else None.
+    """
 
     number: str
-    rows: list[int]
-    lines: Sequence[Line]  # a list, or (from group) a block built on first use
-    issue_date: date | None = None
-    due_date: date | None = None
-    contact: str | None = None
-    consignee: str | None = None
-    currency: str | None = None
-    exchange_rate: Decimal = Decimal("1")
-    language: str = "en-US"
-    template_type: int = 0
-    purchase_order_number: str | None = None
-    terms: str | None = None
-    description: str | None = None
-    deal_id: int | None = None
-    billing_address_id: int | None = None
-    delivery_address_id: int | None = None
-    expected_total: Decimal | None = None
-    errors: list[CellError] = field(default_factory=list)
-    # filled by resolve
-    contact_id: int | None = None
-    consignee_id: int | None = None
-    total: Decimal | None = None  # computed the CRM's way, once prices and tax rates are known
-    # filled by plan/post
-    outcome: Outcome | None = None
+    rows: tuple[int, ...]
+    lines: Sequence[Line]
+    values: Mapping[str, Any]
+    errors: tuple[CellError, ...] = ()
+    total: Decimal | None = None
+
+    def value(self, column: str) -> Any:
+        """An invoice-level column's typed value (None where blank)."""
+        return self.values.get(column)
 
     @property
     def is_valid(self) -> bool:
+        """No offline error (the pre-flight may still find some: see Resolution)."""
         return not self.errors
 
     @property
-    def status(self) -> Status:
-        if self.outcome is not None:
-            return self.outcome.status
-        return Status.INVALID if self.errors else Status.PENDING
+    def issue_date(self) -> date | None:
+        return self.values.get("issue_date")
+
+    @property
+    def due_date(self) -> date | None:
+        return self.values.get("due_date")
+
+    @property
+    def contact(self) -> str | None:
+        return self.values.get("contact")
+
+    @property
+    def consignee(self) -> str | None:
+        return self.values.get("consignee")
+
+    @property
+    def currency(self) -> str | None:
+        return self.values.get("currency")
+
+    @property
+    def exchange_rate(self) -> Decimal:
+        value = self.values.get("exchange_rate")
+        return Decimal(1) if value is None else value
+
+    @property
+    def language(self) -> str:
+        return self.values.get("language") or "en-US"
+
+    @property
+    def template_type(self) -> int:
+        value = self.values.get("template_type")
+        return 0 if value is None else int(value)
+
+    @property
+    def terms(self) -> str | None:
+        return self.values.get("terms")
+
+    @property
+    def deal_id(self) -> int | None:
+        return self.values.get("deal_id")
+
+    @property
+    def billing_address_id(self) -> int | None:
+        return self.values.get("billing_address_id")
+
+    @property
+    def delivery_address_id(self) -> int | None:
+        return self.values.get("delivery_address_id")
+
+    @property
+    def expected_total(self) -> Decimal | None:
+        return self.values.get("invoice_total")
 
     @property
     def source_rows(self) -> str:
@@ -240,20 +295,110 @@ class Invoice:
         return ", ".join(str(r) for r in rows)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Validation:
-    """Result of the offline stages: invoices (valid or not) and every problem found."""
+    """What the offline stages return: the table, its invoices (valid or not) and every problem found
+    offline, in row order (the errors of rows that belong to no invoice included)."""
 
     table: MappedTable
-    invoices: list[Invoice]
-    errors: list[CellError]  # every error, including those attached to invoices
+    invoices: tuple[Invoice, ...]
+    errors: tuple[CellError, ...]
 
-    def row_errors(self) -> dict[int, list[CellError]]:
-        by_row: dict[int, list[CellError]] = {}
-        for error in self.errors:
-            if error.row is not None:
-                by_row.setdefault(error.row, []).append(error)
-        return by_row
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLine:
+    """A line with what the CRM told about it: the item's ID, the price to send (the file's, or the
+    catalogue's when the cell was blank), and each tax's ID (0: none) and rate."""
+
+    line: Line
+    item_id: int
+    price: Decimal
+    tax1_id: int = 0
+    tax2_id: int = 0
+    tax1_rate: Decimal | None = None
+    tax2_rate: Decimal | None = None
+
+    @property
+    def row(self) -> int:
+        return self.line.row
+
+
+@dataclass(frozen=True)
+class ResolvedInvoice:
+    """An invoice ready to post: its references resolved against the CRM, its total computed the CRM's
+    way. Only an invoice with no error, offline or in the pre-flight, is resolved."""
+
+    invoice: Invoice
+    contact_id: int
+    consignee_id: int | None
+    currency: str  # the CRM's code, upper case
+    language: str  # the CRM's spelling
+    terms: str  # the file's, or the CRM's default terms
+    lines: tuple[ResolvedLine, ...]
+    total: Decimal
+
+    @property
+    def number(self) -> str:
+        return self.invoice.number
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the pre-flight returns: the invoices that can be posted, by number, and every problem it found
+    (unknown or ambiguous references, addresses, deals, currency, language, terms, total mismatch)."""
+
+    resolved: Mapping[str, ResolvedInvoice]
+    errors: tuple[CellError, ...]
+    requests_sent: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to an invoice in the CRM."""
+
+    status: Status
+    crm_id: int | None = None
+    crm_total: Decimal | None = None
+    message: str = ""  # for failed/exists/skipped/pending: what happened, in words
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """Everything a command found, from every stage: what the results workbook and the console read.
+
+    ``errors`` holds every error of every stage (offline and pre-flight), in row order; ``outcomes`` the
+    outcome of each invoice that reached the CRM stages, by number; ``totals`` the importer's total of each
+    invoice where known (offline, or computed in the pre-flight).
+    """
+
+    table: MappedTable
+    invoices: tuple[Invoice, ...]
+    errors: tuple[CellError, ...]
+    outcomes: Mapping[str, Outcome] = field(default_factory=dict)
+    totals: Mapping[str, Decimal] = field(default_factory=dict)
+
+    @classmethod
+    def offline(cls, validation: Validation) -> ImportReport:
+        """The report of the offline stages alone (the ``validate`` command)."""
+        totals = {i.number: i.total for i in validation.invoices if i.total is not None}
+        return cls(validation.table, validation.invoices, validation.errors, {}, totals)
+
+    def errors_of(self, invoice: Invoice) -> tuple[CellError, ...]:
+        """The errors on an invoice's rows (and on the invoice as a whole), in row order."""
+        rows = set(invoice.rows)
+        return tuple(e for e in self.errors if e.row in rows)
+
+    def status(self, invoice: Invoice) -> Status:
+        outcome = self.outcomes.get(invoice.number)
+        if outcome is not None:
+            return outcome.status
+        return Status.INVALID if self.errors_of(invoice) else Status.PENDING
+
+    def outcome(self, invoice: Invoice) -> Outcome | None:
+        return self.outcomes.get(invoice.number)
+
+    def total(self, invoice: Invoice) -> Decimal | None:
+        return self.totals.get(invoice.number)
 
 
 @dataclass
