@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from importer import __version__
-from importer.errors import ImporterError, exit_code
+from importer.errors import EXIT_INTERRUPTED, ImporterError, exit_code
 
 if TYPE_CHECKING:  # the pipeline (pandas, pandera, openpyxl) is imported by the commands that use it,
     # so that --help and the sandbox start at once
-    from importer.models import Invoice
-    from importer.pipeline import Plan, Report
+    from importer.models import Outcome
+    from importer.pipeline import Plan, RunResult
 
 MAX_ERRORS_SHOWN = 20
-INTERRUPTED_EXIT = 130
 
 
 def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, float] | None:
@@ -38,18 +37,18 @@ def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None)
 def _fail(exc: BaseException, debug: bool) -> NoReturn:
     if debug:
         traceback.print_exception(exc)
-    code = exit_code(exc) if isinstance(exc, ImporterError) else 1
+    code = exit_code(exc)
     message = str(exc) if isinstance(exc, ImporterError) else f"unexpected error: {exc!r} (run with --debug)"
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
-def _print_errors(report: Report) -> None:
+def _print_errors(result: RunResult) -> None:
     from importer.results import all_errors, describe_error
 
-    source = report.validation.table.raw.source
-    headers = report.validation.table.headers
-    errors = sorted(all_errors(report.validation), key=lambda e: e.row or 0)
+    source = result.report.table.raw.source
+    headers = result.report.table.headers
+    errors = sorted(all_errors(result.report), key=lambda e: e.row or 0)
     for error in errors[:MAX_ERRORS_SHOWN]:
         click.echo(f"{source.name}: {describe_error(error, headers)}", err=True)
     if len(errors) > MAX_ERRORS_SHOWN:
@@ -58,7 +57,7 @@ def _print_errors(report: Report) -> None:
         )
 
 
-def _print_report(report: Report, as_json: bool) -> None:
+def _print_report(report: RunResult, as_json: bool) -> None:
     _print_errors(report)
     if report.plan is not None and report.run.dry_run:
         click.echo(report.plan.render(), err=True)
@@ -102,7 +101,7 @@ def _debug_log(debug: bool) -> Callable[[str], None] | None:
     return (lambda line: click.echo(line, err=True)) if debug else None
 
 
-def _progress_factory(total: int) -> Callable[[Invoice], None]:
+def _progress_factory(total: int) -> Callable[[str, Outcome], None]:
     from importer.progress import Progress
 
     return Progress(total)
@@ -115,7 +114,7 @@ def _interrupt_exits_130() -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
 class _Main(click.Group):
@@ -265,7 +264,7 @@ def run(
         )
     except KeyboardInterrupt:
         click.echo("Interrupted before anything was posted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         _fail(exc, debug)
     _print_report(report, as_json)
@@ -293,7 +292,7 @@ def validate(
 
         report = validate_command(Source(file, sheet, mapping), results)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         _fail(exc, debug)
     _print_report(report, as_json)

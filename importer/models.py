@@ -10,6 +10,7 @@ Nothing here does I/O. Amounts are ``Decimal`` throughout; dates are ``datetime.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -383,10 +384,17 @@ class ImportReport:
         totals = {i.number: i.total for i in validation.invoices if i.total is not None}
         return cls(validation.table, validation.invoices, validation.errors, {}, totals)
 
+    @functools.cached_property
+    def _errors_by_row(self) -> dict[int | None, list[CellError]]:
+        by_row: dict[int | None, list[CellError]] = {}
+        for error in self.errors:
+            by_row.setdefault(error.row, []).append(error)
+        return by_row
+
     def errors_of(self, invoice: Invoice) -> tuple[CellError, ...]:
-        """The errors on an invoice's rows (and on the invoice as a whole), in row order."""
-        rows = set(invoice.rows)
-        return tuple(e for e in self.errors if e.row in rows)
+        """The errors on an invoice's rows, in row order."""
+        by_row = self._errors_by_row
+        return tuple(error for row in sorted(invoice.rows) for error in by_row.get(row, ()))
 
     def status(self, invoice: Invoice) -> Status:
         outcome = self.outcomes.get(invoice.number)

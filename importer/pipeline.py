@@ -12,8 +12,8 @@ import contextlib
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,11 +21,29 @@ from types import FrameType
 
 from importer import __version__
 from importer.client import CrmClient, RetryPolicy
-from importer.errors import CrmError, CrmRequestError, FormatUndecidedError, UsageError, exit_code
+from importer.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_NOT_DONE,
+    CrmError,
+    CrmRequestError,
+    FormatUndecidedError,
+    UsageError,
+    exit_code,
+)
 from importer.journal import Journal, default_journal_path
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
-from importer.models import Invoice, MappingConfig, Outcome, RunInfo, Status, Validation
+from importer.models import (
+    ImportReport,
+    MappingConfig,
+    Outcome,
+    Resolution,
+    ResolvedInvoice,
+    RunInfo,
+    Status,
+    Validation,
+)
 from importer.post import classify_existing, list_existing, post_invoices
 from importer.resolve import resolve_invoices
 from importer.results import check_results_path, default_results_path, summary_counts, write_results
@@ -35,7 +53,7 @@ SANDBOX_TOKEN = "sandbox"
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 # Given the number of invoices about to be posted, returns the callable told of each one posted.
-ProgressFactory = Callable[[int], Callable[[Invoice], None]]
+ProgressFactory = Callable[[int], Callable[[str, Outcome], None]]
 
 
 @dataclass(frozen=True)
@@ -73,12 +91,12 @@ class RunOptions:
     dry_run: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """What a run is about to do, shown to the user before anything is posted."""
 
     crm_url: str
-    to_create: list[Invoice]
+    to_create: tuple[ResolvedInvoice, ...]
     skipped: int
     exists: int
     invalid: int
@@ -91,8 +109,7 @@ class Plan:
     def totals_by_currency(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
         for invoice in self.to_create:
-            currency = invoice.currency or "?"
-            totals[currency] = totals.get(currency, Decimal(0)) + (invoice.total or Decimal(0))
+            totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + invoice.total
         return dict(sorted(totals.items()))
 
     def render(self) -> str:
@@ -111,42 +128,44 @@ class Plan:
         return "\n".join(lines)
 
 
-@dataclass
-class Report:
-    """The outcome of a command: what the CLI prints and which exit code it returns."""
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of a command: the report every stage contributed to, and how the command ended. The
+    CLI prints it and exits with :attr:`exit_code`."""
 
-    validation: Validation
+    report: ImportReport
     run: RunInfo
     results_path: Path | None = None
     plan: Plan | None = None
     interrupted: bool = False
     crm_error: CrmError | None = None
     requests_sent: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
     offline: bool = False  # the validate command: valid invoices stay pending, and that is success
 
     @property
     def counts(self) -> dict[str, int]:
-        return summary_counts(self.validation.invoices)
+        return summary_counts(self.report)
 
     @property
     def orphan_rows(self) -> int:
         """Rows that belong to no invoice (e.g. no invoice number) and carry an error."""
-        grouped = {row for invoice in self.validation.invoices for row in invoice.rows}
-        return len({e.row for e in self.validation.errors if e.row is not None and e.row not in grouped})
+        grouped = {row for invoice in self.report.invoices for row in invoice.rows}
+        return len({e.row for e in self.report.errors if e.row is not None and e.row not in grouped})
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
-            return 130
+            return EXIT_INTERRUPTED
         if self.crm_error is not None:
             return exit_code(self.crm_error)
         ok = {Status.CREATED, Status.SKIPPED, Status.PLANNED}
         if self.offline:
             ok.add(Status.PENDING)
-        if self.orphan_rows or any(invoice.status not in ok for invoice in self.validation.invoices):
-            return 1
-        return 0
+        statuses = (self.report.status(invoice) for invoice in self.report.invoices)
+        if self.orphan_rows or any(status not in ok for status in statuses):
+            return EXIT_SOME_NOT_DONE
+        return EXIT_OK
 
     def summary(self) -> dict[str, object]:
         """The --json summary object."""
@@ -192,39 +211,66 @@ def new_run_info(validation: Validation, crm_url: str | None, *, dry_run: bool =
     )
 
 
-def finish(report: Report, results: Path | None) -> Report:
+def build_report(
+    validation: Validation,
+    resolution: Resolution | None = None,
+    outcomes: Mapping[str, Outcome] | None = None,
+) -> ImportReport:
+    """The one report of a command: every error of every stage in row order, the outcomes, the totals."""
+    if resolution is None:
+        return ImportReport.offline(validation)
+    errors = sorted((*validation.errors, *resolution.errors), key=lambda error: error.row or 0)
+    totals = {invoice.number: invoice.total for invoice in validation.invoices if invoice.total is not None}
+    totals.update({number: resolved.total for number, resolved in resolution.resolved.items()})
+    return ImportReport(
+        table=validation.table,
+        invoices=validation.invoices,
+        errors=tuple(dict.fromkeys(errors)),
+        outcomes=dict(outcomes or {}),
+        totals=totals,
+    )
+
+
+def finish(result: RunResult, results: Path | None) -> RunResult:
     """Stamp the end time and write the results workbook (atomically) if a path is given."""
-    report.run.ended = datetime.now(UTC)
-    if results is not None:
-        report.results_path = write_results(results, report.validation, report.run)
-    return report
+    run = replace(result.run, ended=datetime.now(UTC))
+    path = write_results(results, result.report, run) if results is not None else None
+    return replace(result, run=run, results_path=path)
 
 
-def validate_command(source: Source, results: Path | None = None) -> Report:
+def validate_command(source: Source, results: Path | None = None) -> RunResult:
     """The ``validate`` command: offline checks, and a workbook if asked for."""
     validation = validate_source(source)
-    report = Report(validation=validation, run=new_run_info(validation, None), offline=True)
-    return finish(report, results)
+    result = RunResult(report=build_report(validation), run=new_run_info(validation, None), offline=True)
+    return finish(result, results)
 
 
 # ── online stages ───────────────────────────────────────────────────────────────────────────────
 
 
-def make_plan(crm_url: str, invoices: list[Invoice]) -> Plan:
+def make_plan(
+    crm_url: str, validation: Validation, resolution: Resolution, existing: Mapping[str, Outcome]
+) -> Plan:
+    statuses = [outcome.status for outcome in existing.values()]
     return Plan(
         crm_url=crm_url,
-        to_create=[i for i in invoices if i.is_valid and i.outcome is None],
-        skipped=sum(1 for i in invoices if i.status is Status.SKIPPED),
-        exists=sum(1 for i in invoices if i.status is Status.EXISTS),
-        invalid=sum(1 for i in invoices if i.status is Status.INVALID),
+        to_create=tuple(r for number, r in resolution.resolved.items() if number not in existing),
+        skipped=statuses.count(Status.SKIPPED),
+        exists=statuses.count(Status.EXISTS),
+        invalid=len(validation.invoices) - len(resolution.resolved),
     )
 
 
-def mark(invoices: list[Invoice], status: Status, message: str = "") -> None:
-    """Give every valid invoice without an outcome yet the given status."""
-    for invoice in invoices:
-        if invoice.is_valid and invoice.outcome is None:
-            invoice.outcome = Outcome(status=status, message=message)
+def with_status(invoices: Iterable[ResolvedInvoice], status: Status, message: str = "") -> dict[str, Outcome]:
+    """The same outcome for each of ``invoices``, by number."""
+    return {invoice.number: Outcome(status=status, message=message) for invoice in invoices}
+
+
+class Interruption:
+    """Whether Ctrl-C (or SIGTERM) came while a command ran: set by the signal handlers below."""
+
+    def __init__(self) -> None:
+        self.happened = False
 
 
 @contextlib.contextmanager
@@ -252,8 +298,8 @@ def sigint_sets(stop: asyncio.Event) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def interrupts_recorded(report: Report) -> Iterator[None]:
-    """While active, Ctrl-C (or SIGTERM) sets ``report.interrupted`` instead of raising KeyboardInterrupt.
+def interrupts_recorded(interruption: Interruption) -> Iterator[None]:
+    """While active, Ctrl-C (or SIGTERM) sets ``interruption.happened`` instead of raising KeyboardInterrupt.
 
     Active from before the journal is opened until the results workbook is written, around the event loop
     (whose ``sigint_sets`` stops the posting itself): a Ctrl-C just after posting must neither lose the
@@ -264,7 +310,7 @@ def interrupts_recorded(report: Report) -> Iterator[None]:
         return
 
     def record(_signum: int, _frame: FrameType | None) -> None:
-        report.interrupted = True
+        interruption.happened = True
 
     previous = {sig: signal.signal(sig, record) for sig in INTERRUPTS}
     try:
@@ -274,18 +320,30 @@ def interrupts_recorded(report: Report) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@dataclass(frozen=True)
+class Online:
+    """What the CRM stages found and did."""
+
+    resolution: Resolution
+    outcomes: Mapping[str, Outcome]
+    plan: Plan | None = None
+    crm_error: CrmError | None = None
+    requests_sent: int = 0
+    notes: tuple[str, ...] = ()
+
+
 async def import_online(
     options: RunOptions,
     validation: Validation,
-    report: Report,
     crm_url: str,
     token: str | None,
+    interruption: Interruption,
     *,
     confirm: Callable[[Plan], bool],
     progress: ProgressFactory | None,
     log: Callable[[str], None] | None,
-) -> None:
-    """Resolve → classify → plan → confirm → post. Sets outcomes on the invoices in ``validation``."""
+) -> Online:
+    """Resolve → classify → plan → confirm → post. Every valid invoice ends with an outcome."""
     conn = options.connection
     stop = asyncio.Event()
     journal_path = options.journal or default_journal_path(crm_url)
@@ -302,39 +360,71 @@ async def import_online(
         allow_http=conn.allow_http,
         log=log,
     )
+    resolution = Resolution(resolved={}, errors=())
+    outcomes: dict[str, Outcome] = {}
+    plan: Plan | None = None
+    crm_error: CrmError | None = None
+    notes: list[str] = []
+    resolved = False  # whether the pre-flight ended (else no invoice was looked at in full)
     with Journal.open(journal_path, crm_url) as journal, sigint_sets(stop):
-        if report.interrupted:  # Ctrl-C while the journal was being opened
+        if interruption.happened:  # Ctrl-C while the journal was being opened
             stop.set()
         try:
             async with client:
                 if validation.invoices:  # the access check, the look-ups and the numbers in use, side by side
                     # The access check fetches the invoice settings: the default terms come from its answer.
                     access = asyncio.ensure_future(client.check_access())
-                    _, _, existing = await asyncio.gather(
+                    _, resolution, existing = await asyncio.gather(
                         access,
                         resolve_invoices(validation.invoices, client, settings=access),
                         list_existing(validation.invoices, client),
                     )
-                    await classify_existing(
-                        validation.invoices, client, journal, existing=existing, listed=True
+                    resolved = True
+                    outcomes.update(
+                        await classify_existing(
+                            list(resolution.resolved.values()),
+                            client,
+                            journal,
+                            existing=existing,
+                            listed=True,
+                        )
                     )
                 else:
                     await client.check_access()
-                plan = make_plan(crm_url, validation.invoices)
-                report.plan = plan
+                    resolved = True
+                plan = make_plan(crm_url, validation, resolution, outcomes)
                 if stop.is_set():
-                    report.interrupted = True
+                    interruption.happened = True
                 elif options.dry_run:
-                    mark(validation.invoices, Status.PLANNED)
+                    outcomes.update(with_status(plan.to_create, Status.PLANNED))
                 elif plan.to_create and not confirm(plan):
-                    report.notes.append("Nothing was posted: the plan was not confirmed.")
+                    notes.append("Nothing was posted: the plan was not confirmed.")
                 elif plan.to_create:
                     on_posted = progress(len(plan.to_create)) if progress else None
-                    await post_invoices(validation.invoices, client, journal, stop=stop, progress=on_posted)
-                    report.interrupted = stop.is_set()
-        finally:
-            report.requests_sent = client.requests_sent
-            mark(validation.invoices, Status.PENDING)
+                    posted = await post_invoices(
+                        plan.to_create, client, journal, stop=stop, progress=on_posted
+                    )
+                    outcomes.update(posted.outcomes)
+                    crm_error = posted.fatal
+                    interruption.happened = interruption.happened or stop.is_set()
+        except CrmRequestError as exc:  # a look-up the CRM refused outright (e.g. 500): unusable
+            crm_error = CrmError(f"the CRM failed a request: {exc}")
+        except CrmError as exc:
+            crm_error = exc
+    unfinished = [r for number, r in resolution.resolved.items() if number not in outcomes]
+    outcomes.update(with_status(unfinished, Status.PENDING))
+    if not resolved:  # the CRM stopped the run before the pre-flight ended: every valid invoice is pending
+        for invoice in validation.invoices:
+            if invoice.is_valid and invoice.number not in outcomes:
+                outcomes[invoice.number] = Outcome(status=Status.PENDING)
+    return Online(
+        resolution=resolution,
+        outcomes=outcomes,
+        plan=plan,
+        crm_error=crm_error,
+        requests_sent=client.requests_sent,
+        notes=tuple(notes),
+    )
 
 
 @contextlib.contextmanager
@@ -360,7 +450,7 @@ def run_command(
     progress: ProgressFactory | None = None,
     log: Callable[[str], None] | None = None,
     announce: Callable[[str], None] | None = None,
-) -> Report:
+) -> RunResult:
     """The ``run`` command. Input problems raise UsageError (exit 2) before anything is sent."""
     validation = validate_source(options.source)
     results = options.results or default_results_path(options.source.file)
@@ -368,29 +458,32 @@ def run_command(
     with crm_endpoint(options.connection) as (crm_url, token), _sandbox_journal(options) as journal:
         if options.connection.sandbox and announce:
             announce(f"Rehearsing against a seeded sandbox CRM at {crm_url} (discarded after the run).")
-        report = Report(validation=validation, run=new_run_info(validation, crm_url, dry_run=options.dry_run))
-        run_options = RunOptions(options.source, options.connection, results, journal, options.dry_run)
-        with interrupts_recorded(report):
-            try:
-                asyncio.run(
-                    import_online(
-                        run_options,
-                        validation,
-                        report,
-                        crm_url,
-                        token,
-                        confirm=confirm,
-                        progress=progress,
-                        log=log,
-                    )
+        run = new_run_info(validation, crm_url, dry_run=options.dry_run)
+        run_options = replace(options, results=results, journal=journal)
+        interruption = Interruption()
+        with interrupts_recorded(interruption):
+            online = asyncio.run(
+                import_online(
+                    run_options,
+                    validation,
+                    crm_url,
+                    token,
+                    interruption,
+                    confirm=confirm,
+                    progress=progress,
+                    log=log,
                 )
-            except CrmRequestError as exc:  # a look-up the CRM refused outright (e.g. 500): unusable
-                report.crm_error = CrmError(f"the CRM failed a request: {exc}")
-                mark(validation.invoices, Status.PENDING)
-            except CrmError as exc:
-                report.crm_error = exc
-                mark(validation.invoices, Status.PENDING)
-            return finish(report, results)
+            )
+            result = RunResult(
+                report=build_report(validation, online.resolution, online.outcomes),
+                run=run,
+                plan=online.plan,
+                crm_error=online.crm_error,
+                requests_sent=online.requests_sent,
+                notes=online.notes,
+            )
+            result = finish(result, results)
+        return replace(result, interrupted=interruption.happened)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from importer.models import Invoice, Status
+from importer.models import Outcome, Status
 
 
 def _eta(seconds: float) -> str:
@@ -40,11 +40,11 @@ class Progress:
         self.last_shown = self.started
         self.done = self.created = self.failed = 0
 
-    def __call__(self, invoice: Invoice) -> None:
+    def __call__(self, number: str, outcome: Outcome) -> None:
         self.done += 1
-        if invoice.status is Status.CREATED:
+        if outcome.status is Status.CREATED:
             self.created += 1
-        elif invoice.status is Status.FAILED:
+        elif outcome.status is Status.FAILED:
             self.failed += 1
         now = self.clock()
         if now - self.last_shown >= self.interval or self.done == self.total:

@@ -62,11 +62,6 @@ def _check_config(config: SandboxConfig) -> None:
         raise ValueError("the administrator's and the viewer's tokens must differ")
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the owner handles signals
-        pass
-
-
 class SandboxServer:
     """The sandbox CRM served by uvicorn on a background thread of this process."""
 
@@ -80,7 +75,7 @@ class SandboxServer:
         self._state: SandboxState | None = None
         self._window = SlidingWindow(*config.rate_limit) if config.rate_limit else None
         self._rng = random.Random(config.random_seed)
-        self._server: _Server | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> SandboxServer:
@@ -136,7 +131,7 @@ class SandboxServer:
             self._close_store()
             raise
         host, port = sock.getsockname()[:2]
-        self._server = _Server(uv_config)
+        self._server = uvicorn.Server(uv_config)  # on a worker thread it leaves signals alone
         self._state = state
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="sandbox-crm", daemon=True
