@@ -63,6 +63,7 @@ class Payload:
     write: Write = Write.TEXT
     resolved: str | None = None
     omit_blank: bool = False
+    note: str = ""  # said beside the key on the template's Columns sheet
 
 
 LINES_ORDER = 100  # the place of ``invoiceLines`` among the invoice's keys
@@ -105,6 +106,7 @@ class Column:
     choices: tuple[str, ...] = ()
     cell_format: str | None = None
     payload: Payload | None = None
+    crm_doc: str = ""  # what the Columns sheet says of a column that is not sent
 
     @property
     def invoice_level(self) -> bool:
@@ -364,7 +366,7 @@ COLUMNS: tuple[Column, ...] = (
         aliases=("deal", "opportunity id"),
         checks=id_checks("deal id"),
         doc="A CRM deal (opportunity) ID; the contact must be a member of the deal.",
-        payload=Payload("entityId", 5, Write.ID),
+        payload=Payload("entityId", 5, Write.ID, note="a deal"),
     ),
     Column(
         "billing_address_id",
@@ -472,6 +474,7 @@ COLUMNS: tuple[Column, ...] = (
         doc="Optional: the total you expect. Not sent; compared to the cent with the total the CRM computes.",
         template=(Decimal("981.00"),),  # 100 x 7.70 less 25% = 577.50 +20% VAT; 2 x 120.00 +20% VAT
         cell_format=AMOUNT_FORMAT,
+        crm_doc="(not sent: checked against the CRM's total)",
     ),
 )
 
