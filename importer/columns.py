@@ -107,6 +107,7 @@ class Column:
     cell_format: str | None = None
     payload: Payload | None = None
     crm_doc: str = ""  # what the Columns sheet says of a column that is not sent
+    percent: bool = False  # a number that may end in %
 
     @property
     def invoice_level(self) -> bool:
@@ -438,6 +439,7 @@ COLUMNS: tuple[Column, ...] = (
         Level.LINE,
         aliases=("discount %", "disc"),
         default="0",
+        percent=True,
         checks=(
             Check("range", lambda s: (s >= 0) & (s <= 100), "The discount is a percentage from 0 to 100."),
             _decimals("discount"),
@@ -487,6 +489,20 @@ BUILT_IN_DEFAULTS: dict[str, str] = {c.name: c.default for c in COLUMNS if c.def
 
 # The column whose value groups rows into invoices (Invoice.number).
 INVOICE_KEY = "invoice_number"
+
+
+@dataclass(frozen=True)
+class TotalColumns:
+    """The columns the CRM's total of an invoice is computed from, and the total the file expects."""
+
+    price: str = "price"
+    quantity: str = "quantity"
+    discount: str = "discount"
+    taxes: tuple[str, ...] = ("tax1", "tax2")
+    expected: str = "invoice_total"
+
+
+TOTAL = TotalColumns()
 
 # Columns a results workbook adds to the Rows sheet. When such a sheet is fed back as input these
 # are not input data: the loader drops them and the writer adds fresh ones.

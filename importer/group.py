@@ -16,20 +16,12 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 import pandas as pd
 
-from importer.columns import INVOICE_KEY, INVOICE_LEVEL, LINE_LEVEL, error_order
+from importer.columns import INVOICE_KEY, INVOICE_LEVEL, LINE_LEVEL, TOTAL, error_order
 from importer.models import CellError, Coded, Invoice, Line, Validation, objects
 
 if TYPE_CHECKING:
     from importer.validate import ValidatedRows
 
-# The columns the CRM's total is computed from (importer.totals does the same arithmetic on Lines).
-_PRICE, _QUANTITY, _DISCOUNT, _TAXES, _EXPECTED = (
-    "price",
-    "quantity",
-    "discount",
-    ("tax1", "tax2"),
-    "invoice_total",
-)
 _INVOICE_VALUES = tuple(c for c in INVOICE_LEVEL if c != INVOICE_KEY)
 
 
@@ -64,7 +56,7 @@ def group_rows(rows: ValidatedRows) -> Validation:
     ):
         invoice_values = {INVOICE_KEY: number, **dict(zip(_INVOICE_VALUES, values, strict=True))}
         known = total if not errors else None
-        mismatch = _mismatch(known, invoice_values.get(_EXPECTED), row_list[start])
+        mismatch = _mismatch(known, invoice_values.get(TOTAL.expected), row_list[start])
         if mismatch is not None:
             mismatches.append(mismatch)
             errors = (*errors, mismatch)
@@ -104,7 +96,7 @@ def _mismatch(total: Decimal | None, expected: Decimal | None, row: int) -> Cell
         f"The expected total {expected:,.2f} differs from the total the CRM will compute, "
         f"{total:,.2f}: check the quantities, prices and discounts, or the expected total.",
         row=row,
-        column=_EXPECTED,
+        column=TOTAL.expected,
         value=str(expected),
         code="total_mismatch",
     )
@@ -207,11 +199,11 @@ def _offline_totals(
     net = base - R(base * discount / 100), summed per invoice. None where it is not known offline.
     """
     untaxed = np.ones(len(order), dtype=bool)
-    for tax in _TAXES:
+    for tax in TOTAL.taxes:
         untaxed &= columns[tax].codes[order] < 0
     if not untaxed.any():  # every invoice has a taxed line: its total needs the CRM's tax rates
         return [None] * len(starts)
-    distinct = {name: _cents(columns[name]) for name in (_PRICE, _QUANTITY, _DISCOUNT)}
+    distinct = {name: _cents(columns[name]) for name in (TOTAL.price, TOTAL.quantity, TOTAL.discount)}
     kind = np.int64 if _fits_int64(*(cents for cents, _ in distinct.values())) else object
     rows = {name: columns[name].codes[order] for name in distinct}
     price, quantity, discount = (distinct[name][0].astype(kind)[rows[name]] for name in distinct)

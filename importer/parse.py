@@ -125,11 +125,11 @@ def parse_distinct(
     return codes, parsed, errors
 
 
-def unique_parser(kind: Kind, column: str, fmt: FormatOptions) -> UniqueParser:
+def unique_parser(kind: Kind, column: str, fmt: FormatOptions, *, percent: bool = False) -> UniqueParser:
     """The parser of one column's distinct values, for :func:`parse_distinct`: number columns give
     canonical text, date columns datetime64, ID columns int, text columns str (None where unreadable)."""
     if kind is Kind.NUMBER:
-        return lambda cells, ids: _number_cells(cells, column, ids, fmt.decimal)
+        return lambda cells, ids: _number_cells(cells, column, ids, fmt.decimal, percent)
     if kind is Kind.DATE:
         return lambda cells, ids: _date_cells(cells, column, ids, fmt.date)
     if kind is Kind.INTEGER:
@@ -231,7 +231,7 @@ def re_escape(char: str) -> str:
 
 
 def _number_cells(
-    values: pd.Series, column: str, rows: pd.Series, decimal: str | None
+    values: pd.Series, column: str, rows: pd.Series, decimal: str | None, percent: bool = False
 ) -> tuple[pd.Series, list[CellError]]:
     blank = _blank(values)
     out = _nones(values.index)
@@ -258,7 +258,7 @@ def _number_cells(
         plain = _plain_canonical(text, mark)
         out[plain.index] = plain
         text = text[plain.isna()]
-        cleaned = _clean_number_text(text, percent=column == "discount")
+        cleaned = _clean_number_text(text, percent=percent)
         good = cleaned.str.fullmatch(_number_pattern(mark), na=False) & cleaned.str.contains(r"\d", na=False)
         group = "," if mark == "." else "."
         canonical = cleaned[good].str.replace(group, "", regex=False).str.replace(mark, ".", regex=False)
@@ -451,13 +451,13 @@ def _date_error(column: str, row: Any, value: Any) -> CellError:
 # --------------------------------------------------------------------------------------------- scalars
 
 
-def number_scalar(text: str, column: str, decimal: str | None) -> str | None:
+def number_scalar(text: str, column: str, decimal: str | None, *, percent: bool = False) -> str | None:
     """One number typed as text (a default of the mapping file) as canonical text, or None if unreadable."""
     values = pd.Series([text], dtype=object)
     try:
-        canonical, errors = _number_cells(values, column, pd.Series([0]), decimal)
+        canonical, errors = _number_cells(values, column, pd.Series([0]), decimal, percent)
     except FormatUndecidedError:
-        canonical, errors = _number_cells(values, column, pd.Series([0]), ".")
+        canonical, errors = _number_cells(values, column, pd.Series([0]), ".", percent)
     return None if errors else canonical.iloc[0]
 
 

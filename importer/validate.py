@@ -151,7 +151,7 @@ def _parse_columns(
         if given is not None and _loaded_text(given, column.kind) and column.normalize is None:
             parsed[column.name] = given  # already what parsing and _canonical would make of it
             continue
-        parser = unique_parser(column.kind, column.name, fmt)
+        parser = unique_parser(column.kind, column.name, fmt, percent=column.percent)
         codes, distinct, found = parse_distinct(source[column.name], rows, parser, given)
         parsed[column.name] = _canonical(codes, _normalized(column, distinct))
         errors += found
@@ -289,7 +289,7 @@ def _default_value(column: str, text: str, fmt: FormatOptions) -> Any:
     kind = BY_NAME[column].kind
     value: Any = text
     if kind is Kind.NUMBER:
-        value = number_scalar(text, column, fmt.decimal)
+        value = number_scalar(text, column, fmt.decimal, percent=BY_NAME[column].percent)
     elif kind is Kind.DATE:
         value = date_scalar(text, column, fmt.date)
     elif kind is Kind.INTEGER:
@@ -457,10 +457,10 @@ def _invoice_rule_errors(invoices: pd.DataFrame, rows: pd.Series, shown_value: _
             continue
         positions = pd.Index(sorted(failing[rule.code]))
         texts = rule.explain(invoices, positions, first_rows)
-        for position, text in zip(positions.tolist(), texts, strict=True):
-            row = int(first_rows.at[position])
+        at_rows = first_rows.loc[positions].tolist()
+        for position, row, text in zip(positions.tolist(), at_rows, texts, strict=True):
             column = rule.reported_on
-            errors.append(CellError(text, row, column, shown_value(position, column), rule.code))
+            errors.append(CellError(text, int(row), column, shown_value(position, column), rule.code))
     return errors
 
 

@@ -47,12 +47,11 @@ def _unique_ignoring_case(frame: pd.DataFrame) -> pd.Series:
 def _duplicate_message(frame: pd.DataFrame, failing: pd.Index, rows: pd.Series) -> list[str]:
     numbers = frame["invoice_number"]
     spellings: dict[str, list[tuple[str, int]]] = {}
-    for index in failing.tolist():
-        number = str(numbers.at[index])
-        spellings.setdefault(number.casefold(), []).append((number, int(rows.at[index])))
+    for number, row in zip(numbers.loc[failing].tolist(), rows.loc[failing].tolist(), strict=True):
+        spellings.setdefault(str(number).casefold(), []).append((str(number), int(row)))
     messages = []
-    for index in failing.tolist():
-        number = str(numbers.at[index])
+    for value in numbers.loc[failing].tolist():
+        number = str(value)
         others = " and ".join(f"{n!r} (row {r})" for n, r in spellings[number.casefold()] if n != number)
         messages.append(
             "The CRM treats invoice numbers that differ only in upper/lower case as the same number, and "
