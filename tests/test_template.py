@@ -52,7 +52,10 @@ def test_the_example_is_one_valid_invoice_of_two_lines(template: Path) -> None:
     validation = validate_table(map_columns(load_table(template)))
     assert validation.errors == ()
     [invoice] = validation.invoices
-    assert invoice.number == "INV-2026-0001" and ImportReport.offline(validation).status(invoice) is Status.PENDING
+    assert (
+        invoice.number == "INV-2026-0001"
+        and ImportReport.offline(validation).status(invoice) is Status.PENDING
+    )
     assert [line.item for line in invoice.lines] == ["WID-001", "SRV-HOUR"]
     assert invoice.contact == "billing@acme.example" and invoice.currency == "EUR"
     assert [line.tax1 for line in invoice.lines] == ["VAT 20%", "VAT 20%"]
