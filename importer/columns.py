@@ -1,14 +1,30 @@
-"""The input columns of the product contract: canonical names, aliases, kinds and documentation.
+"""The input columns of the product contract, each declared once.
 
-This table is the single source of truth for header mapping, parsing, the template workbook
-and the documentation sheet.
+A :class:`Column` says everything the importer knows about one input column: its canonical name and
+aliases, its kind and level (invoice or line), whether it is required and its built-in default, how its
+text is normalised, the checks its values must pass (each with its stable error code, a vectorised
+predicate and the message a finance user reads), its documentation and template example, and where it
+goes in the CRM's request body. Header mapping (importer.mapping), validation (importer.validate and the
+pandera schemas in schemas/), grouping (importer.group), the template workbook (importer.template) and the
+request body (importer.payload) are all driven from :data:`COLUMNS`: a new column is one entry here.
+
+Rules spanning two columns live in schemas/invoices.py (``INVOICE_RULES``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+from importer.crm_constants import CURRENCIES, CURRENCY_CODES, LANGUAGE_BY_KEY, LANGUAGES, TEMPLATE_TYPES
+from importer.models import CellError
 
 
 class Kind(StrEnum):
@@ -19,212 +35,448 @@ class Kind(StrEnum):
     INTEGER = "integer"  # a CRM record ID
 
 
+class Level(StrEnum):
+    INVOICE = "invoice"  # one value per invoice: continuation rows may leave it blank
+    LINE = "line"  # one value per row
+
+
+class Write(StrEnum):
+    """How a value is written in the request body."""
+
+    TEXT = "text"  # as is
+    DATE = "date"  # yyyy-mm-dd
+    AMOUNT = "amount"  # 2-decimal text (importer.payload.decimal_text); blank: 0.00
+    ID = "id"  # a record ID; blank: 0
+    INTEGER = "integer"  # a whole number
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Where a column goes in ``POST invoice``: the body's ``key`` (of the invoice, or of its line for a
+    line-level column), how the value is written, where it comes from when the CRM resolved it (an
+    attribute of ResolvedInvoice / ResolvedLine, e.g. ``contact_id``), and whether a blank value is left
+    out. ``order`` places the key in the body (the CRM does not care; the journal's hash and the messages
+    that show a body do): invoice keys before ``invoiceLines`` have orders below :data:`LINES_ORDER`."""
+
+    key: str
+    order: int
+    write: Write = Write.TEXT
+    resolved: str | None = None
+    omit_blank: bool = False
+    note: str = ""  # said beside the key on the template's Columns sheet
+
+
+LINES_ORDER = 100  # the place of ``invoiceLines`` among the invoice's keys
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule on one cell: ``passes`` takes a column of check values (numbers and IDs as float64, dates
+    as datetime64, text as str) and says which pass; ``code`` is the CellError code; ``message`` the
+    sentence shown when a cell fails."""
+
+    code: str
+    passes: Callable[[pd.Series], pd.Series]
+    message: str
+
+
 @dataclass(frozen=True)
 class Column:
+    """One input column. ``default`` is the built-in value of a blank cell (as text, read like a cell);
+    ``normalize`` maps the distinct text values to the CRM's spelling (values it does not know are
+    kept: a check then reports them); ``to_value`` turns a normalised text value into the typed value
+    (for a TEXT column whose CRM value is not text); ``template`` holds the cells of the template's
+    example invoice, one per row; ``choices`` the template's drop-down list; ``cell_format`` its number
+    format there (None: by kind)."""
+
     name: str
     kind: Kind
-    required: bool
-    invoice_level: bool
+    level: Level
+    required: bool = False
     aliases: tuple[str, ...] = ()
+    default: str | None = None
+    normalize: Callable[[pd.Series], pd.Series] | None = None
+    to_value: Callable[[Any], Any] | None = None
+    checks: tuple[Check, ...] = ()
+    required_message: str | None = None
+    required_doc: str | None = None
     doc: str = ""
     example: str = ""
+    template: tuple[Any, ...] = ()
+    choices: tuple[str, ...] = ()
+    cell_format: str | None = None
+    payload: Payload | None = None
+    crm_doc: str = ""  # what the Columns sheet says of a column that is not sent
+    percent: bool = False  # a number that may end in %
 
+    @property
+    def invoice_level(self) -> bool:
+        return self.level is Level.INVOICE
+
+    @property
+    def label(self) -> str:
+        """The name in a message: ``due date``."""
+        return self.name.replace("_", " ")
+
+    def message(self, code: str) -> str:
+        """The one-line message for a failed check ``code`` (``required``: a blank required cell)."""
+        if code == "required":
+            if self.required_message is not None:
+                return self.required_message
+            hint = f" (e.g. {self.example})" if self.example else ""
+            return f"The {self.label} is missing: fill it in{hint}."
+        for check in self.checks:
+            if check.code == code:
+                return check.message
+        return f"The {self.label} is not valid."
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+MAX_AMOUNT = 99_999_999.99
+MAX_ID = 2**31 - 1
+AMOUNT_FORMAT = "#,##0.00"
+
+
+def _at_most_two_decimals(values: pd.Series) -> pd.Series:
+    cents = values * 100
+    return (cents - cents.round()).abs() < 1e-3
+
+
+def _decimals(label: str) -> Check:
+    return Check(
+        "decimals",
+        _at_most_two_decimals,
+        f"The {label} has more than 2 decimals: the CRM keeps 2 and would round it; round it yourself.",
+    )
+
+
+def amount_checks(label: str, range_message: str, *, positive: bool = False) -> tuple[Check, ...]:
+    """An amount: 0 or more (above 0 when ``positive``), at most 99,999,999.99, at most 2 decimals."""
+    in_range: Callable[[pd.Series], pd.Series] = (lambda s: s > 0) if positive else (lambda s: s >= 0)
+    return (
+        Check("range", in_range, range_message),
+        Check(
+            "too_large",
+            lambda s: s <= MAX_AMOUNT,
+            f"The {label} is too large: the CRM accepts at most 99,999,999.99.",
+        ),
+        _decimals(label),
+    )
+
+
+def id_checks(label: str) -> tuple[Check, ...]:
+    """A CRM record ID: a positive 32-bit whole number."""
+    return (
+        Check(
+            "range",
+            lambda s: (s > 0) & (s <= MAX_ID),
+            f"The {label} must be a positive whole number (a CRM ID).",
+        ),
+    )
+
+
+def _one_of(allowed: frozenset[str] | tuple[str, ...]) -> Callable[[pd.Series], pd.Series]:
+    return lambda s: s.isin(allowed)
+
+
+# --------------------------------------------------------------------------------------------- normalise
+
+
+def _upper(values: pd.Series) -> pd.Series:
+    return values.str.upper()
+
+
+def _known_language(values: pd.Series) -> pd.Series:
+    known = values.str.replace("_", "-", regex=False).str.casefold().map(LANGUAGE_BY_KEY)
+    return known.where(known.notna(), values)
+
+
+_TEMPLATE_CODES: dict[str, str] = {key: str(code) for key, code in TEMPLATE_TYPES.items()}
+_TEMPLATE_NUMBERS: dict[str, int] = {"0": 0, "1": 1}
+
+
+def _template_code(values: pd.Series) -> pd.Series:
+    code = values.str.casefold().map(_TEMPLATE_CODES)
+    return code.where(code.notna(), values)
+
+
+# --------------------------------------------------------------------------------------------- the columns
 
 COLUMNS: tuple[Column, ...] = (
     Column(
         "invoice_number",
         Kind.TEXT,
-        True,
-        True,
-        ("number", "invoice no", "invoice #", "invoice"),
-        "The invoice number. Rows with the same number form one invoice. Kept as text (leading zeros kept). "
-        "Numbers differing only in case are the same number to the CRM.",
-        "INV-2026-0001",
+        Level.INVOICE,
+        required=True,
+        aliases=("number", "invoice no", "invoice #", "invoice"),
+        required_message="This row has no invoice number, so it belongs to no invoice: fill it in.",
+        doc="The invoice number. Rows with the same number form one invoice. Kept as text (leading zeros "
+        "kept). Numbers differing only in case are the same number to the CRM.",
+        example="INV-2026-0001",
+        template=("INV-2026-0001", "INV-2026-0001"),
+        payload=Payload("number", 0),
     ),
     Column(
         "issue_date",
         Kind.DATE,
-        True,
-        True,
-        ("date", "invoice date"),
-        "Issue date: a date cell, yyyy-mm-dd, dd.mm.yyyy, dd/mm/yyyy or mm/dd/yyyy.",
-        "2026-06-01",
+        Level.INVOICE,
+        required=True,
+        aliases=("date", "invoice date"),
+        doc="Issue date: a date cell, yyyy-mm-dd, dd.mm.yyyy, dd/mm/yyyy or mm/dd/yyyy.",
+        example="2026-06-01",
+        template=(date(2026, 6, 1),),
+        payload=Payload("issueDate", 1, Write.DATE),
     ),
     Column(
         "due_date",
         Kind.DATE,
-        True,
-        True,
-        ("due", "payment due"),
-        "Due date, not before the issue date.",
-        "2026-07-01",
+        Level.INVOICE,
+        required=True,
+        aliases=("due", "payment due"),
+        doc="Due date, not before the issue date.",
+        example="2026-07-01",
+        template=(date(2026, 7, 1),),
+        payload=Payload("dueDate", 2, Write.DATE),
     ),
     Column(
         "contact",
         Kind.REF,
-        True,
-        True,
-        ("customer", "client", "contact id", "contact email"),
-        "The customer: a CRM contact ID, the e-mail address of a contact, or its exact display name.",
-        "billing@acme.example",
+        Level.INVOICE,
+        required=True,
+        aliases=("customer", "client", "contact id", "contact email"),
+        doc="The customer: a CRM contact ID, the e-mail address of a contact, or its exact display name.",
+        example="billing@acme.example",
+        template=("billing@acme.example",),
+        payload=Payload("contactId", 3, Write.ID, resolved="contact_id"),
     ),
     Column(
         "consignee",
         Kind.REF,
-        False,
-        True,
-        ("ship to", "consignee id"),
-        "Who receives the goods, resolved like contact. Blank: none.",
-        "",
+        Level.INVOICE,
+        aliases=("ship to", "consignee id"),
+        doc="Who receives the goods, resolved like contact. Blank: none.",
+        payload=Payload("consigneeId", 4, Write.ID, resolved="consignee_id"),
     ),
     Column(
         "currency",
         Kind.TEXT,
-        True,
-        True,
-        (),
-        "ISO currency code from the CRM's list (EUR, USD, GBP ...). "
+        Level.INVOICE,
+        required=True,
+        normalize=_upper,
+        checks=(
+            Check(
+                "currency",
+                _one_of(CURRENCY_CODES),
+                "This currency is not in the CRM's list: use an ISO code such as EUR, USD or GBP.",
+            ),
+        ),
+        required_message="The currency is missing: fill it in (e.g. EUR) or set a default currency under "
+        "[defaults] in a --mapping file.",
+        required_doc="yes, unless the mapping sets a default",
+        doc="ISO currency code from the CRM's list (EUR, USD, GBP ...). "
         "Required unless the mapping sets a default.",
-        "EUR",
+        example="EUR",
+        template=("EUR",),
+        choices=tuple(currency.abbreviation for currency in CURRENCIES),
+        payload=Payload("currency", 9, resolved="currency"),
     ),
     Column(
         "exchange_rate",
         Kind.NUMBER,
-        False,
-        True,
-        ("rate", "fx rate"),
-        "Exchange rate, greater than 0. Blank: 1.",
-        "1",
+        Level.INVOICE,
+        aliases=("rate", "fx rate"),
+        default="1",
+        checks=amount_checks(
+            "exchange rate",
+            "The exchange rate must be greater than 0 (leave it blank for 1).",
+            positive=True,
+        ),
+        doc="Exchange rate, greater than 0. Blank: 1.",
+        example="1",
+        template=(1,),
+        payload=Payload("exchangeRate", 10, Write.AMOUNT),
     ),
     Column(
         "language",
         Kind.TEXT,
-        False,
-        True,
-        (),
-        "Invoice language, a culture name such as en-US or de-DE. Blank: en-US (or the mapping's default).",
-        "en-US",
+        Level.INVOICE,
+        default="en-US",
+        normalize=_known_language,
+        checks=(
+            Check(
+                "language",
+                _one_of(LANGUAGES),
+                "This language is not one the CRM offers: use a culture name such as en-US, de-DE or fr-FR.",
+            ),
+        ),
+        doc="Invoice language, a culture name such as en-US or de-DE. Blank: en-US (or the mapping's "
+        "default).",
+        example="en-US",
+        template=("en-US",),
+        choices=LANGUAGES,
+        payload=Payload("language", 8, resolved="language"),
     ),
     Column(
         "template_type",
         Kind.TEXT,
-        False,
-        True,
-        ("template",),
-        "Invoice template: Eur or Rus (or 0 / 1). Blank: Eur.",
-        "Eur",
+        Level.INVOICE,
+        aliases=("template",),
+        default="0",
+        normalize=_template_code,
+        to_value=_TEMPLATE_NUMBERS.get,
+        checks=(Check("template_type", _one_of(("0", "1")), "The template type must be Eur, Rus, 0 or 1."),),
+        doc="Invoice template: Eur or Rus (or 0 / 1). Blank: Eur.",
+        example="Eur",
+        template=("Eur",),
+        choices=("Eur", "Rus"),
+        payload=Payload("templateType", 12, Write.INTEGER),
     ),
     Column(
         "purchase_order_number",
         Kind.TEXT,
-        False,
-        True,
-        ("po", "po number", "purchase order"),
-        "The customer's purchase order number (text).",
-        "PO-7781",
+        Level.INVOICE,
+        aliases=("po", "po number", "purchase order"),
+        doc="The customer's purchase order number (text).",
+        example="PO-7781",
+        template=("PO-7781",),
+        payload=Payload("purchaseOrderNumber", LINES_ORDER + 1, omit_blank=True),
     ),
     Column(
         "terms",
         Kind.TEXT,
-        False,
-        True,
-        ("payment terms",),
-        "Payment terms. Blank: the CRM's default invoice terms.",
-        "Net 30",
+        Level.INVOICE,
+        aliases=("payment terms",),
+        doc="Payment terms. Blank: the CRM's default invoice terms.",
+        example="Net 30",
+        template=("Net 30",),
+        payload=Payload("terms", 11, resolved="terms"),
     ),
     Column(
-        "description", Kind.TEXT, False, True, ("notes", "invoice description"), "A note on the invoice.", ""
+        "description",
+        Kind.TEXT,
+        Level.INVOICE,
+        aliases=("notes", "invoice description"),
+        doc="A note on the invoice.",
+        payload=Payload("description", LINES_ORDER + 2, omit_blank=True),
     ),
     Column(
         "deal_id",
         Kind.INTEGER,
-        False,
-        True,
-        ("deal", "opportunity id"),
-        "A CRM deal (opportunity) ID; the contact must be a member of the deal.",
-        "",
+        Level.INVOICE,
+        aliases=("deal", "opportunity id"),
+        checks=id_checks("deal id"),
+        doc="A CRM deal (opportunity) ID; the contact must be a member of the deal.",
+        payload=Payload("entityId", 5, Write.ID, note="a deal"),
     ),
     Column(
         "billing_address_id",
         Kind.INTEGER,
-        False,
-        True,
-        (),
-        "ID of one of the contact's billing addresses in the CRM.",
-        "",
+        Level.INVOICE,
+        checks=id_checks("billing address id"),
+        doc="ID of one of the contact's billing addresses in the CRM.",
+        payload=Payload("billingAddressID", 6, Write.ID),
     ),
     Column(
         "delivery_address_id",
         Kind.INTEGER,
-        False,
-        True,
-        (),
-        "ID of one of the consignee's postal addresses in the CRM (needs a consignee).",
-        "",
+        Level.INVOICE,
+        checks=id_checks("delivery address id"),
+        doc="ID of one of the consignee's postal addresses in the CRM (needs a consignee).",
+        payload=Payload("deliveryAddressID", 7, Write.ID),
     ),
     Column(
         "item",
         Kind.REF,
-        True,
-        False,
-        ("product", "sku", "item id"),
-        "The product: a CRM item ID, its SKU, or its exact title.",
-        "WID-001",
+        Level.LINE,
+        required=True,
+        aliases=("product", "sku", "item id"),
+        doc="The product: a CRM item ID, its SKU, or its exact title.",
+        example="WID-001",
+        template=("WID-001", "SRV-HOUR"),
+        payload=Payload("invoiceItemID", 0, Write.ID, resolved="item_id"),
     ),
     Column(
         "line_description",
         Kind.TEXT,
-        False,
-        False,
-        ("line description", "item description"),
-        "Text of the invoice line.",
-        "Blue widgets",
+        Level.LINE,
+        aliases=("line description", "item description"),
+        doc="Text of the invoice line.",
+        example="Blue widgets",
+        template=("Blue widgets", "Installation, hours"),
+        payload=Payload("description", 6, omit_blank=True),
     ),
-    Column("quantity", Kind.NUMBER, True, False, ("qty",), "Quantity, 0 or more, at most 2 decimals.", "100"),
+    Column(
+        "quantity",
+        Kind.NUMBER,
+        Level.LINE,
+        required=True,
+        aliases=("qty",),
+        checks=amount_checks("quantity", "The quantity cannot be negative: enter 0 or more."),
+        doc="Quantity, 0 or more, at most 2 decimals.",
+        example="100",
+        template=(100, 2),
+        payload=Payload("quantity", 3, Write.AMOUNT),
+    ),
     Column(
         "price",
         Kind.NUMBER,
-        False,
-        False,
-        ("unit price",),
-        "Unit price, 0 or more, at most 2 decimals. Blank: the item's catalogue price.",
-        "7.70",
+        Level.LINE,
+        aliases=("unit price",),
+        checks=amount_checks(
+            "price",
+            "The price cannot be negative: enter 0 or more, or leave it blank for the catalogue price.",
+        ),
+        doc="Unit price, 0 or more, at most 2 decimals. Blank: the item's catalogue price.",
+        example="7.70",
+        template=(Decimal("7.70"), Decimal("120.00")),
+        cell_format=AMOUNT_FORMAT,
+        payload=Payload("price", 4, Write.AMOUNT, resolved="price"),
     ),
     Column(
         "discount",
         Kind.NUMBER,
-        False,
-        False,
-        ("discount %", "disc"),
-        "Discount in percent, 0 to 100. Blank: 0.",
-        "25",
+        Level.LINE,
+        aliases=("discount %", "disc"),
+        default="0",
+        percent=True,
+        checks=(
+            Check("range", lambda s: (s >= 0) & (s <= 100), "The discount is a percentage from 0 to 100."),
+            _decimals("discount"),
+        ),
+        doc="Discount in percent, 0 to 100. Blank: 0.",
+        example="25",
+        template=(25,),
+        payload=Payload("discount", 5, Write.AMOUNT),
     ),
     Column(
         "tax1",
         Kind.REF,
-        False,
-        False,
-        ("tax", "tax 1", "vat"),
-        "First tax: a CRM tax ID or the tax's name. Blank: none.",
-        "VAT 20%",
+        Level.LINE,
+        aliases=("tax", "tax 1", "vat"),
+        doc="First tax: a CRM tax ID or the tax's name. Blank: none.",
+        example="VAT 20%",
+        template=("VAT 20%", "VAT 20%"),
+        payload=Payload("invoiceTax1ID", 1, Write.ID, resolved="tax1_id"),
     ),
     Column(
         "tax2",
         Kind.REF,
-        False,
-        False,
-        ("tax 2",),
-        "Second tax, applied beside the first on the discounted amount.",
-        "",
+        Level.LINE,
+        aliases=("tax 2",),
+        doc="Second tax, applied beside the first on the discounted amount.",
+        payload=Payload("invoiceTax2ID", 2, Write.ID, resolved="tax2_id"),
     ),
     Column(
         "invoice_total",
         Kind.NUMBER,
-        False,
-        True,
-        ("total", "expected total"),
-        "Optional: the total you expect. Not sent; compared to the cent with the total the CRM computes.",
-        "",
+        Level.INVOICE,
+        aliases=("total", "expected total"),
+        checks=amount_checks("invoice total", "The expected total cannot be negative."),
+        doc="Optional: the total you expect. Not sent; compared to the cent with the total the CRM computes.",
+        template=(Decimal("981.00"),),  # 100 x 7.70 less 25% = 577.50 +20% VAT; 2 x 120.00 +20% VAT
+        cell_format=AMOUNT_FORMAT,
+        crm_doc="(not sent: checked against the CRM's total)",
     ),
 )
 
@@ -233,12 +485,31 @@ CANONICAL: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 INVOICE_LEVEL: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.invoice_level)
 LINE_LEVEL: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.invoice_level)
+BUILT_IN_DEFAULTS: dict[str, str] = {c.name: c.default for c in COLUMNS if c.default is not None}
+
+# The column whose value groups rows into invoices (Invoice.number).
+INVOICE_KEY = "invoice_number"
+
+
+@dataclass(frozen=True)
+class TotalColumns:
+    """The columns the CRM's total of an invoice is computed from, and the total the file expects."""
+
+    price: str = "price"
+    quantity: str = "quantity"
+    discount: str = "discount"
+    taxes: tuple[str, ...] = ("tax1", "tax2")
+    expected: str = "invoice_total"
+
+
+TOTAL = TotalColumns()
 
 # Columns a results workbook adds to the Rows sheet. When such a sheet is fed back as input these
 # are not input data: the loader drops them and the writer adds fresh ones.
 RESULT_COLUMNS: tuple[str, ...] = ("row", "status", "crm_id", "error")
 
 _PUNCT = re.compile(r"[\s_\W]+", re.UNICODE)
+_ORDER = {name: position for position, name in enumerate(CANONICAL)}
 
 
 def normalize_header(header: str) -> str:
@@ -253,3 +524,9 @@ def alias_index() -> dict[str, str]:
         for name in (column.name, *column.aliases):
             index.setdefault(normalize_header(name), column.name)
     return index
+
+
+def error_order(error: CellError) -> tuple[int, int]:
+    """Errors by row, then by column in the declared order (whole-row problems first)."""
+    row = error.row if error.row is not None else -1
+    return row, -1 if error.column is None else _ORDER.get(error.column, len(_ORDER))

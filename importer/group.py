@@ -1,108 +1,108 @@
-"""Step 5: rows sharing an invoice number become one Invoice, in row order, with one Line per row."""
+"""Step 5: rows sharing an invoice number become one Invoice, in row order, with one Line per row.
+
+    ValidatedRows ──group_rows──▶ Validation (the table, its invoices, every offline error in row order)
+
+Each Invoice holds the typed value of every invoice-level column of its first row (continuation cells
+and defaults are filled by importer.validate), its rows' errors and, where it is known offline, its total;
+each Line the typed value of every line-level column of its row. Columns come from importer.columns.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
 
-from importer.models import CellError, Coded, Invoice, Line, objects
-from importer.parse import gc_paused
+from importer.columns import INVOICE_KEY, INVOICE_LEVEL, LINE_LEVEL, TOTAL, error_order
+from importer.models import CellError, Coded, Invoice, Line, Validation, objects
 
-_LINE_COLUMNS = ("row", "item", "quantity", "price", "discount", "tax1", "tax2", "line_description")
-_INVOICE_COLUMNS = (
-    "invoice_number",
-    "issue_date",
-    "due_date",
-    "contact",
-    "consignee",
-    "currency",
-    "exchange_rate",
-    "language",
-    "template_type",
-    "purchase_order_number",
-    "terms",
-    "description",
-    "deal_id",
-    "billing_address_id",
-    "delivery_address_id",
-    "invoice_total",
-)
-ZERO = Decimal(0)
-ONE = Decimal(1)
+if TYPE_CHECKING:
+    from importer.validate import ValidatedRows
+
+_INVOICE_VALUES = tuple(c for c in INVOICE_LEVEL if c != INVOICE_KEY)
 
 
-def group_invoices(frame: pd.DataFrame, errors: list[CellError]) -> list[Invoice]:
-    """Group the parsed, defaulted frame into invoices, in order of first appearance.
+def group_rows(rows: ValidatedRows) -> Validation:
+    """Group validated rows into invoices, in order of first appearance.
 
-    ``frame`` has the canonical columns (numbers as Decimal, dates as datetime.date, IDs as int,
-    template_type as 0/1, text as str; None where blank or unreadable) and ``row``. Rows without an
-    invoice number belong to no invoice. The errors of an invoice's rows are attached to it. When every
-    price is known and no line is taxed, ``total`` is computed the CRM's way and compared with
-    ``invoice_total`` (a ``total_mismatch`` error when they differ); otherwise it stays None for the
-    online stage.
+    Rows without an invoice number belong to no invoice (their errors stay in ``Validation.errors``). The
+    errors of an invoice's rows go with it. When every price is known and no line is taxed, its total is
+    computed the CRM's way and, for an invoice without other errors, compared with ``invoice_total`` (a
+    ``total_mismatch`` error when they differ); otherwise ``total`` stays None for the online stage.
     """
-    codes, numbers = pd.factorize(frame["invoice_number"], sort=False)
-    key = Coded(codes, objects([*numbers, None]))
-    columns = {name: Coded.of(frame[name]) for name in (*_LINE_COLUMNS[1:], *_INVOICE_COLUMNS[1:])}
-    with gc_paused():
-        return group_coded(key, frame["row"].to_numpy().astype(int), columns, errors)
-
-
-def group_coded(
-    key: Coded, rows: np.ndarray, columns: Mapping[str, Coded], errors: list[CellError]
-) -> list[Invoice]:
-    """:func:`group_invoices` on coded columns: ``key`` codes equal exactly where invoice numbers are
-    equal (-1: no number); ``columns`` holds every line and invoice column (typed as for
-    group_invoices) but ``invoice_number`` and ``row``; ``rows`` the row numbers."""
+    key, columns = rows.key, rows.columns
     present = np.flatnonzero(key.codes >= 0)
     if not len(present):
-        return []
+        return Validation(table=rows.table, invoices=(), errors=rows.errors)
     appearance, _ = pd.factorize(key.codes[present], sort=False)
     order = present[np.argsort(appearance, kind="stable")]
     sizes = np.bincount(appearance)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     bounds = list(zip(starts.tolist(), (starts + sizes).tolist(), strict=True))
-    row_list = rows[order].tolist()
-    lines = _LineTable(order, row_list, columns)
+    row_list: list[int] = rows.rows[order].tolist()
     heads = order[starts]
-
-    def head(name: str, fill: Callable[[Any], Any] | None = None) -> list[Any]:
-        column = columns[name] if fill is None else columns[name].map(fill)
-        return column.take(heads)
-
-    invoices = list(
-        map(
-            Invoice,
-            (key if key.all_text() else key.map(str)).take(heads),
-            [row_list[start:end] for start, end in bounds],
-            [LineBlock(lines, start, end) for start, end in bounds],
-            head("issue_date"),
-            head("due_date"),
-            head("contact"),
-            head("consignee"),
-            head("currency"),
-            head("exchange_rate", lambda v: ONE if v is None else v),
-            head("language", lambda v: v or "en-US"),
-            head("template_type", lambda v: 0 if v is None else int(v)),
-            head("purchase_order_number"),
-            head("terms"),
-            head("description"),
-            head("deal_id"),
-            head("billing_address_id"),
-            head("delivery_address_id"),
-            head("invoice_total"),
-        )
-    )
-    _attach_errors(invoices, errors)
+    numbers = (key if key.all_text() else key.map(str)).take(heads)
+    heads_values = [columns[name].take(heads) for name in _INVOICE_VALUES]
     totals = _offline_totals(columns, order, starts)
-    for invoice, total in zip(invoices, totals, strict=True):
-        if total is not None:
-            _set_total(invoice, total)
-    return invoices
+    errors_of = _errors_by_invoice(rows.errors, row_list, bounds)
+    lines = _LineTable(order, row_list, columns)
+    invoices = []
+    mismatches = []
+    for number, (start, end), values, total, errors in zip(
+        numbers, bounds, zip(*heads_values, strict=True), totals, errors_of, strict=True
+    ):
+        invoice_values = {INVOICE_KEY: number, **dict(zip(_INVOICE_VALUES, values, strict=True))}
+        known = total if not errors else None
+        mismatch = _mismatch(known, invoice_values.get(TOTAL.expected), row_list[start])
+        if mismatch is not None:
+            mismatches.append(mismatch)
+            errors = (*errors, mismatch)
+        invoices.append(
+            Invoice(
+                number=number,
+                rows=tuple(row_list[start:end]),
+                lines=LineBlock(lines, start, end),
+                values=invoice_values,
+                errors=errors,
+                total=known,
+            )
+        )
+    all_errors = sorted((*rows.errors, *mismatches), key=error_order) if mismatches else rows.errors
+    return Validation(table=rows.table, invoices=tuple(invoices), errors=tuple(all_errors))
+
+
+def _errors_by_invoice(
+    errors: Sequence[CellError], row_list: list[int], bounds: list[tuple[int, int]]
+) -> list[tuple[CellError, ...]]:
+    """The errors of each invoice's rows, in the order given."""
+    found: list[list[CellError]] = [[] for _ in bounds]
+    if errors:
+        invoice_of = {row: index for index, (start, end) in enumerate(bounds) for row in row_list[start:end]}
+        for error in errors:
+            index = invoice_of.get(error.row) if error.row is not None else None
+            if index is not None:
+                found[index].append(error)
+    return [tuple(invoice_errors) for invoice_errors in found]
+
+
+def _mismatch(total: Decimal | None, expected: Decimal | None, row: int) -> CellError | None:
+    """The ``total_mismatch`` error when the expected total differs from the total known offline."""
+    if total is None or expected is None or expected == total:
+        return None
+    return CellError(
+        f"The expected total {expected:,.2f} differs from the total the CRM will compute, "
+        f"{total:,.2f}: check the quantities, prices and discounts, or the expected total.",
+        row=row,
+        column=TOTAL.expected,
+        value=str(expected),
+        code="total_mismatch",
+    )
+
+
+# --------------------------------------------------------------------------------------------- lines
 
 
 class _LineTable:
@@ -117,14 +117,13 @@ class _LineTable:
 
     def lines(self, start: int, end: int) -> list[Line]:
         if self._lines is None:
-            with gc_paused():
-                self._lines = _lines(self._order, self._rows, self._columns)
+            self._lines = _lines(self._order, self._rows, self._columns)
         return self._lines[start:end]
 
 
 class LineBlock(Sequence[Line]):
-    """One invoice's lines, a slice of the file's :class:`_LineTable`: the same Line objects every time
-    (resolve fills in their IDs), built on first use."""
+    """One invoice's lines, a slice of the file's :class:`_LineTable`: the same Line objects every time,
+    built on first use."""
 
     __slots__ = ("_end", "_start", "_table")
 
@@ -156,28 +155,12 @@ class LineBlock(Sequence[Line]):
 
 
 def _lines(order: np.ndarray, rows: list[int], columns: Mapping[str, Coded]) -> list[Line]:
-    """One Line per row; a missing item or quantity (an invalid row) becomes "" / 0 as a placeholder."""
-    return list(
-        map(
-            Line,
-            rows,
-            columns["item"].map(lambda v: "" if v is None else v).take(order),
-            columns["quantity"].map(lambda v: ZERO if v is None else v).take(order),
-            columns["price"].take(order),
-            columns["discount"].map(lambda v: ZERO if v is None else v).take(order),
-            columns["tax1"].take(order),
-            columns["tax2"].take(order),
-            columns["line_description"].take(order),
-        )
-    )
-
-
-def _attach_errors(invoices: list[Invoice], errors: list[CellError]) -> None:
-    by_row = {row: invoice for invoice in invoices for row in invoice.rows} if errors else {}
-    for error in errors:
-        invoice = by_row.get(error.row) if error.row is not None else None
-        if invoice is not None:
-            invoice.errors.append(error)
+    """One Line per row, its values the typed line-level columns of that row."""
+    per_column = [columns[name].take(order) for name in LINE_LEVEL]
+    return [
+        Line(row=row, values=dict(zip(LINE_LEVEL, values, strict=True)))
+        for row, values in zip(rows, zip(*per_column, strict=True), strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------------------------- totals
@@ -215,10 +198,12 @@ def _offline_totals(
     The arithmetic of importer.totals, vectorized on integers: base = R(price * quantity),
     net = base - R(base * discount / 100), summed per invoice. None where it is not known offline.
     """
-    untaxed = (columns["tax1"].codes[order] < 0) & (columns["tax2"].codes[order] < 0)
+    untaxed = np.ones(len(order), dtype=bool)
+    for tax in TOTAL.taxes:
+        untaxed &= columns[tax].codes[order] < 0
     if not untaxed.any():  # every invoice has a taxed line: its total needs the CRM's tax rates
         return [None] * len(starts)
-    distinct = {name: _cents(columns[name]) for name in ("price", "quantity", "discount")}
+    distinct = {name: _cents(columns[name]) for name in (TOTAL.price, TOTAL.quantity, TOTAL.discount)}
     kind = np.int64 if _fits_int64(*(cents for cents, _ in distinct.values())) else object
     rows = {name: columns[name].codes[order] for name in distinct}
     price, quantity, discount = (distinct[name][0].astype(kind)[rows[name]] for name in distinct)
@@ -233,22 +218,3 @@ def _offline_totals(
         Decimal(int(total)).scaleb(-2) if ok else None
         for total, ok in zip(sums.tolist(), complete.tolist(), strict=True)
     ]
-
-
-def _set_total(invoice: Invoice, total: Decimal | None) -> None:
-    """Record the total known offline (valid invoices only) and check it against the expected total."""
-    if invoice.errors or total is None:
-        return
-    invoice.total = total
-    if invoice.expected_total is not None and invoice.expected_total != invoice.total:
-        invoice.errors.append(
-            CellError(
-                f"The expected total {invoice.expected_total:,.2f} differs from the total the CRM will "
-                f"compute, "
-                f"{invoice.total:,.2f}: check the quantities, prices and discounts, or the expected total.",
-                row=invoice.rows[0],
-                column="invoice_total",
-                value=str(invoice.expected_total),
-                code="total_mismatch",
-            )
-        )

@@ -804,19 +804,12 @@ def _extent(window: bytes, max_row: int, max_col: int) -> tuple[int, int]:
 
 
 def _column_number(letters: str) -> int:
+    """The 1-based index of column ``letters`` (0 for none). Not openpyxl's column_index_from_string,
+    which refuses references beyond ZZZ: a damaged sheet may hold any."""
     number = 0
     for letter in letters:
         number = number * 26 + (ord(letter) - 64)
     return number
-
-
-def column_letter(index: int) -> str:
-    """Spreadsheet column letters of a 1-based column index (1 -> A, 28 -> AB)."""
-    letters = ""
-    while index > 0:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
 
 
 # -------------------------------------------------------------------------------------- common table
@@ -1010,6 +1003,8 @@ def _name_columns(
     where: str, header: list[Any], positions: list[Any], has_data: Callable[[Any], bool]
 ) -> list[tuple[Any, str]]:
     """(position, name) of each column kept: blank headers named by letter, result columns dropped."""
+    from openpyxl.utils import get_column_letter as column_letter  # imported only when needed
+
     named: list[tuple[Any, str]] = []
     seen: dict[str, tuple[Any, str]] = {}
     for position, value in zip(positions, header, strict=True):

@@ -10,11 +10,9 @@ Numbers are carried internally as *canonical text* (``-1234.50``: optional minus
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -24,7 +22,7 @@ import pandas as pd
 
 from importer.columns import Kind
 from importer.errors import FormatUndecidedError
-from importer.models import CellError, Coded, FormatOptions, objects
+from importer.models import CellError, Coded, FormatOptions
 
 # Grouping characters removed from text numbers: spaces of every width and apostrophes (1'234.50).
 _GROUPING_SPACES = r"[\s\u00a0\u2007\u2009\u202f'’]"
@@ -41,28 +39,6 @@ _SLASHED_DATE = r"(?P<a>\d{1,2})[/-](?P<b>\d{1,2})[/-](?P<y>\d{4})"
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a stage builds many objects that form no cycles.
-
-    Building 200,000 lines triggers a full collection again and again, each walking every object
-    alive; reference counting frees everything built here anyway. The previous state is restored.
-
-    What was built stays for the rest of the run (the invoices, their lines), so it is moved straight
-    to the oldest generation (``freeze`` then ``unfreeze``: no scan) rather than left young, where the
-    first collection after the pause would walk all of it at once only to promote it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
 
 
 def _all_text(values: pd.Series) -> bool:
@@ -120,27 +96,15 @@ def _float_text(value: float) -> str:
 UniqueParser = Callable[[pd.Series, pd.Series], tuple[pd.Series, list[CellError]]]
 
 
-def by_unique(values: pd.Series, rows: pd.Series, parse: UniqueParser) -> tuple[pd.Series, list[CellError]]:
-    """Run a column parser once per distinct value, then spread results and errors back to the rows.
-
-    ``parse(uniques, ids)`` gets the distinct non-null values (index and ``ids`` 0..k-1) and reports its
-    errors with ``row`` = the distinct value's id; each becomes one error per row holding that value.
-    """
-    codes, parsed, errors = parse_distinct(values, rows, parse)
-    distinct = parsed.to_numpy()
-    if parsed.dtype == object:
-        spread = objects([*distinct.tolist(), None])[codes]
-    else:  # datetime64
-        spread = np.concatenate([distinct, np.array(["NaT"], dtype=distinct.dtype)])[codes]
-    return pd.Series(spread, index=values.index, dtype=parsed.dtype), errors
-
-
 def parse_distinct(
     values: pd.Series, rows: pd.Series, parse: UniqueParser, coded: Coded | None = None
 ) -> tuple[np.ndarray, pd.Series, list[CellError]]:
-    """:func:`by_unique` without spreading the values back: the code of each row (-1 for a blank cell)
-    into the parsed distinct values, those values, and the errors (one per row, as by_unique).
-    ``coded``: ``values`` already coded (by the loader), so not hashed again."""
+    """Run a column parser once per distinct value: the code of each row (-1 for a blank cell) into the
+    parsed distinct values, those values, and the errors, one per row holding a value that failed.
+
+    ``parse(uniques, ids)`` gets the distinct non-null values (index and ``ids`` 0..k-1) and reports its
+    errors with ``row`` = the distinct value's id. ``coded``: ``values`` already coded (by the loader),
+    so not hashed again."""
     if coded is None:
         codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
         distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
@@ -161,11 +125,11 @@ def parse_distinct(
     return codes, parsed, errors
 
 
-def unique_parser(kind: Kind, column: str, fmt: FormatOptions) -> UniqueParser:
+def unique_parser(kind: Kind, column: str, fmt: FormatOptions, *, percent: bool = False) -> UniqueParser:
     """The parser of one column's distinct values, for :func:`parse_distinct`: number columns give
     canonical text, date columns datetime64, ID columns int, text columns str (None where unreadable)."""
     if kind is Kind.NUMBER:
-        return lambda cells, ids: _number_cells(cells, column, ids, fmt.decimal)
+        return lambda cells, ids: _number_cells(cells, column, ids, fmt.decimal, percent)
     if kind is Kind.DATE:
         return lambda cells, ids: _date_cells(cells, column, ids, fmt.date)
     if kind is Kind.INTEGER:
@@ -178,16 +142,6 @@ def _error(code: str, message: str, row: Any, column: str, value: Any) -> CellEr
 
 
 # --------------------------------------------------------------------------------------------- text
-
-
-def parse_text(values: pd.Series) -> pd.Series:
-    """Text and reference columns: str kept as written; workbook numbers and dates become their text.
-
-    A whole workbook number (an invoice number 1001.0 from a numeric cell, an SKU) becomes ``"1001"``;
-    a date becomes ISO text ``2026-06-01``. Blank cells become None.
-    """
-    no_rows = pd.Series(0, index=values.index)
-    return by_unique(values, no_rows, lambda cells, _: (_text_cells_of(cells), []))[0]
 
 
 def _text_cells_of(values: pd.Series) -> pd.Series:
@@ -276,15 +230,8 @@ def re_escape(char: str) -> str:
     return "\\." if char == "." else char
 
 
-def number_text(
-    values: pd.Series, column: str, rows: pd.Series, decimal: str | None = None
-) -> tuple[pd.Series, list[CellError]]:
-    """Canonical number text (``-1234.5``) for each cell, None for blank or unreadable cells, plus errors."""
-    return by_unique(values, rows, lambda cells, ids: _number_cells(cells, column, ids, decimal))
-
-
 def _number_cells(
-    values: pd.Series, column: str, rows: pd.Series, decimal: str | None
+    values: pd.Series, column: str, rows: pd.Series, decimal: str | None, percent: bool = False
 ) -> tuple[pd.Series, list[CellError]]:
     blank = _blank(values)
     out = _nones(values.index)
@@ -311,7 +258,7 @@ def _number_cells(
         plain = _plain_canonical(text, mark)
         out[plain.index] = plain
         text = text[plain.isna()]
-        cleaned = _clean_number_text(text, percent=column == "discount")
+        cleaned = _clean_number_text(text, percent=percent)
         good = cleaned.str.fullmatch(_number_pattern(mark), na=False) & cleaned.str.contains(r"\d", na=False)
         group = "," if mark == "." else "."
         canonical = cleaned[good].str.replace(group, "", regex=False).str.replace(mark, ".", regex=False)
@@ -374,34 +321,8 @@ def _number_error(column: str, row: Any, value: Any) -> CellError:
     )
 
 
-def to_decimal(canonical: pd.Series) -> pd.Series:
-    """Canonical number text -> Decimal (None stays None), one conversion per distinct value."""
-    codes, uniques = pd.factorize(canonical)
-    decimals = np.array([Decimal(text) for text in uniques] + [None], dtype=object)
-    return pd.Series(decimals[codes], index=canonical.index, dtype=object)
-
-
-def parse_numbers(
-    values: pd.Series, column: str, rows: pd.Series, decimal: str | None = None
-) -> tuple[pd.Series, list[CellError]]:
-    """Parse a number column into ``Decimal`` (None for blank or unreadable cells) and the errors found.
-
-    Text may be ``1234.5``, ``1,234.50``, ``1.234,50``, ``1 234,50`` (any space, or an apostrophe, as
-    grouping), with a leading minus; ``discount`` may end in ``%``. Workbook numbers are read through
-    their shortest repr (7.7 is 7.7, never 7.7000000000000002). ``decimal`` given skips detection.
-    """
-    canonical, errors = number_text(values, column, rows, decimal)
-    return to_decimal(canonical), errors
-
-
-def parse_integers(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
-    """A CRM ID column: whole numbers (``12``, a workbook 12.0) as int; None for blank or unreadable."""
-    canonical, errors = number_text(values, column, rows, decimal=".")
-    return _whole_numbers(canonical, errors, values, column, rows)
-
-
 def _integer_cells(values: pd.Series, column: str, rows: pd.Series) -> tuple[pd.Series, list[CellError]]:
-    """:func:`parse_integers` on distinct values (``rows`` their ids)."""
+    """A CRM ID column: whole numbers (``12``, a workbook 12.0) as int; None for blank or unreadable."""
     canonical, errors = _number_cells(values, column, rows, ".")
     return _whole_numbers(canonical, errors, values, column, rows)
 
@@ -439,7 +360,7 @@ def decide_day_first(values: pd.Series, column: str) -> bool:
     """Whether the ``dd/mm/yyyy``-shaped text dates of a column are day first.
 
     A value whose first part is over 12 votes day-first, one whose second part is over 12 month-first;
-    the majority wins (the cells of the other kind are reported by :func:`parse_dates`). A column
+    the majority wins (the cells of the other kind are reported as errors by the date parser). A column
     with slashed dates that decide nothing, or as many votes each way, raises
     :class:`FormatUndecidedError`. Without slashed dates (ISO, dotted, real dates) it returns True.
     """
@@ -462,14 +383,6 @@ def decide_day_first(values: pd.Series, column: str) -> bool:
 def _dates_from_parts(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
     frame = pd.DataFrame({"year": year, "month": month, "day": day})
     return pd.to_datetime(frame, errors="coerce")
-
-
-def date_timestamps(
-    values: pd.Series, column: str, rows: pd.Series, date_format: str | None = None
-) -> tuple[pd.Series, list[CellError]]:
-    """Like :func:`parse_dates`, but as a ``datetime64`` Series (NaT for blank or unreadable cells)."""
-    stamps, errors = by_unique(values, rows, lambda cells, ids: _date_cells(cells, column, ids, date_format))
-    return pd.to_datetime(stamps), errors
 
 
 def _date_cells(
@@ -535,61 +448,36 @@ def _date_error(column: str, row: Any, value: Any) -> CellError:
     return _error("date", message, row, column, value)
 
 
-def parse_dates(
-    values: pd.Series, column: str, rows: pd.Series, date_format: str | None = None
-) -> tuple[pd.Series, list[CellError]]:
-    """Parse a date column into ``datetime.date`` (None for blank or unreadable cells) and the errors found.
-
-    Accepted: date cells; ``yyyy-mm-dd`` (a time part is dropped); ``dd.mm.yyyy``; ``dd/mm/yyyy`` or
-    ``mm/dd/yyyy``, the order decided for the whole column by :func:`decide_day_first`. With
-    ``date_format`` (a strptime format) every non-ISO text value is read with it instead.
-    """
-    stamps, errors = date_timestamps(values, column, rows, date_format)
-    return to_dates(stamps), errors
-
-
-def to_dates(stamps: pd.Series) -> pd.Series:
-    """datetime64 -> datetime.date objects, NaT -> None."""
-    dates = pd.Series(stamps.dt.date, index=stamps.index, dtype=object)
-    return dates.where(stamps.notna(), None)
-
-
 # --------------------------------------------------------------------------------------------- scalars
 
 
-def number_scalar(text: str, column: str, decimal: str | None) -> str | None:
+def number_scalar(text: str, column: str, decimal: str | None, *, percent: bool = False) -> str | None:
     """One number typed as text (a default of the mapping file) as canonical text, or None if unreadable."""
     values = pd.Series([text], dtype=object)
     try:
-        canonical, errors = number_text(values, column, pd.Series([0]), decimal)
+        canonical, errors = _number_cells(values, column, pd.Series([0]), decimal, percent)
     except FormatUndecidedError:
-        canonical, errors = number_text(values, column, pd.Series([0]), ".")
+        canonical, errors = _number_cells(values, column, pd.Series([0]), ".", percent)
     return None if errors else canonical.iloc[0]
 
 
 def date_scalar(text: str, column: str, date_format: str | None) -> pd.Timestamp | None:
     """One date typed as text (a default of the mapping file), or None if unreadable or ambiguous."""
     try:
-        stamps, errors = date_timestamps(pd.Series([text], dtype=object), column, pd.Series([0]), date_format)
+        stamps, errors = _date_cells(pd.Series([text], dtype=object), column, pd.Series([0]), date_format)
     except FormatUndecidedError:
         return None
-    return None if errors else stamps.iloc[0]
+    return None if errors or pd.isna(stamps.iloc[0]) else stamps.iloc[0]
 
 
 __all__ = [
     "DATE_EXAMPLE",
     "NUMBER_EXAMPLE",
     "date_scalar",
-    "date_timestamps",
     "decide_day_first",
     "decide_decimal_mark",
     "number_scalar",
-    "number_text",
-    "parse_dates",
-    "parse_integers",
-    "parse_numbers",
-    "parse_text",
+    "parse_distinct",
     "shown",
-    "to_dates",
-    "to_decimal",
+    "unique_parser",
 ]

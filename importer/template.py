@@ -1,18 +1,15 @@
 """The ``template`` command's workbook: an empty input file to fill in.
 
 Sheets: **Invoices** (the canonical columns, required ones bold, one example invoice of two lines, drop-down
-lists for currency, language and template type), **Columns** (what every column means) and a hidden **Lists**
-sheet holding the drop-down values (a list of 74 currencies is longer than the 255 characters Excel allows
-inline).
+lists for the columns that declare choices: currency, language and template type), **Columns** (what every
+column means) and a hidden **Lists** sheet holding the drop-down values (a list of 74 currencies is longer
+than the 255 characters Excel allows inline). Everything about a column (order, format, comment, example
+cells, drop-down, documentation) comes from its declaration in importer.columns.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Sequence
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,80 +21,31 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from importer.columns import COLUMNS, Column, Kind
-from importer.crm_constants import CURRENCIES, LANGUAGES
+from importer.files import save_atomically
 
 DATA_ROWS = 10_000  # the drop-downs and formats cover rows 2..DATA_ROWS
 DATE_FORMAT = "yyyy-mm-dd"
-AMOUNT_FORMAT = "#,##0.00"
 TEXT_FORMAT = "@"
 
-# What each column becomes in the CRM's invoice request (product.md, "The input").
-CRM_FIELDS: dict[str, str] = {
-    "invoice_number": "number",
-    "issue_date": "issueDate",
-    "due_date": "dueDate",
-    "contact": "contactId",
-    "consignee": "consigneeId",
-    "currency": "currency",
-    "exchange_rate": "exchangeRate",
-    "language": "language",
-    "template_type": "templateType",
-    "purchase_order_number": "purchaseOrderNumber",
-    "terms": "terms",
-    "description": "description",
-    "deal_id": "entityId (a deal)",
-    "billing_address_id": "billingAddressID",
-    "delivery_address_id": "deliveryAddressID",
-    "item": "invoiceItemID (line)",
-    "line_description": "description (line)",
-    "quantity": "quantity (line)",
-    "price": "price (line)",
-    "discount": "discount (line)",
-    "tax1": "invoiceTax1ID (line)",
-    "tax2": "invoiceTax2ID (line)",
-    "invoice_total": "(not sent: checked against the CRM's total)",
-}
-
-# 100 x 7.70 less 25% = 577.50, +20% VAT = 693.00; 2 x 120.00 = 240.00, +20% VAT = 288.00.
-EXAMPLE_TOTAL = Decimal("981.00")
-
-# One invoice of two lines, valid against the demo sandbox's seeded contacts, items and taxes.
-EXAMPLE_ROWS: tuple[dict[str, Any], ...] = (
-    {
-        "invoice_number": "INV-2026-0001",
-        "issue_date": date(2026, 6, 1),
-        "due_date": date(2026, 7, 1),
-        "contact": "billing@acme.example",
-        "currency": "EUR",
-        "exchange_rate": 1,
-        "language": "en-US",
-        "template_type": "Eur",
-        "purchase_order_number": "PO-7781",
-        "terms": "Net 30",
-        "item": "WID-001",
-        "line_description": "Blue widgets",
-        "quantity": 100,
-        "price": Decimal("7.70"),
-        "discount": 25,
-        "tax1": "VAT 20%",
-        "invoice_total": EXAMPLE_TOTAL,
-    },
-    {
-        "invoice_number": "INV-2026-0001",
-        "item": "SRV-HOUR",
-        "line_description": "Installation, hours",
-        "quantity": 2,
-        "price": Decimal("120.00"),
-        "tax1": "VAT 20%",
-    },
+# The example invoice: each column's ``template`` cells, one per row (see importer.columns).
+EXAMPLE_ROWS: tuple[dict[str, Any], ...] = tuple(
+    {column.name: column.template[row] for column in COLUMNS if row < len(column.template)}
+    for row in range(max(len(column.template) for column in COLUMNS))
 )
 
-# Drop-down lists: column -> (title on the Lists sheet, values).
+# Drop-down lists: column -> (title on the Lists sheet, values), for each column declaring choices.
 DROPDOWNS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "currency": ("currency", tuple(currency.abbreviation for currency in CURRENCIES)),
-    "language": ("language", LANGUAGES),
-    "template_type": ("template_type", ("Eur", "Rus")),
+    column.name: (column.name, column.choices) for column in COLUMNS if column.choices
 }
+
+
+def crm_field(column: Column) -> str:
+    """What a column becomes in the CRM's invoice request, for the Columns sheet."""
+    if column.payload is None:
+        return column.crm_doc
+    notes = [note for note in (column.payload.note, "" if column.invoice_level else "line") if note]
+    return f"{column.payload.key} ({', '.join(notes)})" if notes else column.payload.key
+
 
 _REQUIRED_FONT = Font(bold=True)
 _OPTIONAL_FONT = Font(bold=False, color="595959")
@@ -110,14 +58,7 @@ def write_template(path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = build_template()
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        workbook.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    return save_atomically(path, lambda temporary: workbook.save(temporary))
 
 
 def build_template() -> Workbook:
@@ -165,8 +106,10 @@ def _header_comment(column: Column) -> Comment:
 def _column_format(column: Column) -> str | None:
     if column.kind is Kind.DATE:
         return DATE_FORMAT
+    if column.cell_format is not None:
+        return column.cell_format
     if column.kind is Kind.NUMBER:
-        return AMOUNT_FORMAT if column.name in ("price", "invoice_total") else None
+        return None
     if column.kind in (Kind.TEXT, Kind.REF):
         return TEXT_FORMAT  # typed identifiers stay text: leading zeros kept, nothing becomes a formula
     return None
@@ -247,14 +190,12 @@ def _write_columns_sheet(sheet: Worksheet) -> None:
 
 
 def _column_doc_row(column: Column) -> list[str]:
-    required = "yes" if column.required else "no"
-    if column.name == "currency":
-        required = "yes, unless the mapping sets a default"
+    required = column.required_doc or ("yes" if column.required else "no")
     return [
         column.name,
         required,
         ", ".join(column.aliases),
-        CRM_FIELDS.get(column.name, ""),
+        crm_field(column),
         column.doc,
         column.example,
     ]

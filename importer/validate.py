@@ -1,17 +1,19 @@
-"""Steps 3-5 offline: parse the mapped table, fill continuation rows and defaults, check, group.
+"""Steps 3-4 offline: parse the mapped table, fill continuation rows and defaults, check every cell.
 
     MappedTable ──parse──▶ values ──fill──▶ filled ──pandera (schemas/)──▶ CellErrors
-                                                 └──typed──▶ group_invoices ──▶ Validation
+                                                 └──typed──▶ ValidatedRows ──group_rows──▶ Validation
 
-Internal representation while checking: text as str/None, numbers as canonical text ("1234.5", see
-importer.parse), dates as datetime64, IDs as int/None. Everything is column-wise; only error cells
-and the final Invoice/Line objects are handled one by one.
+Every column is handled as its declaration in importer.columns says (kind, normalisation, default,
+checks); no column is named here but the invoice number (the grouping key). Internal representation while
+checking: text as str/None, numbers as canonical text ("1234.5", see importer.parse), dates as
+datetime64, IDs as int/None. Everything is column-wise: each distinct value is parsed and checked once.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,72 +21,74 @@ import numpy as np
 import pandas as pd
 from pandera.errors import SchemaErrors
 
-from importer.columns import BY_NAME, COLUMNS, INVOICE_LEVEL, Kind
-from importer.crm_constants import LANGUAGE_BY_KEY, TEMPLATE_TYPES
-from importer.errors import MappingFileError
-from importer.group import group_coded
-from importer.models import CellError, Coded, FormatOptions, MappedTable, Validation, objects
-from importer.parse import (
-    date_scalar,
-    gc_paused,
-    number_scalar,
-    parse_distinct,
-    shown,
-    unique_parser,
+from importer.columns import (
+    BUILT_IN_DEFAULTS,
+    BY_NAME,
+    COLUMNS,
+    INVOICE_KEY,
+    INVOICE_LEVEL,
+    Column,
+    Kind,
+    error_order,
 )
-from schemas import invoices as invoice_schema
+from importer.errors import MappingFileError
+from importer.group import group_rows
+from importer.models import CellError, Coded, FormatOptions, MappedTable, Validation, objects
+from importer.parse import date_scalar, number_scalar, parse_distinct, shown, unique_parser
+from schemas.invoices import INVOICE_COLUMNS, INVOICE_RULES, INVOICE_SCHEMA
 from schemas.rows import CHECKED_COLUMNS, ROW_CHECKS, message
 
-BUILT_IN_DEFAULTS: dict[str, str] = {
-    "exchange_rate": "1",
-    "language": "en-US",
-    "template_type": "0",
-    "discount": "0",
-}
-_CONTINUED = tuple(c for c in INVOICE_LEVEL if c != "invoice_number")
-_TEMPLATE_CODES: dict[str, str] = {key: str(code) for key, code in TEMPLATE_TYPES.items()}
+_CONTINUED = tuple(c for c in INVOICE_LEVEL if c != INVOICE_KEY)
+
+
+@dataclass(frozen=True)
+class ValidatedRows:
+    """The rows of a mapped table, parsed, filled and checked (what :func:`check_rows` returns).
+
+    ``rows[i]`` is the user-visible row number of position ``i``. ``key`` codes the invoice number of each
+    row (after continuation rows took the number above them): equal codes exactly where numbers are
+    equal, -1 for a row without a number. ``columns`` holds every other declared column, coded, with
+    continuation cells and defaults filled and each value typed as Invoice/Line ``values`` hold it
+    (Decimal, datetime.date, int, 0/1 for template_type, str; None where blank or unreadable).
+    ``errors`` are every error found in the cells and across an invoice's cells, in row order.
+    """
+
+    table: MappedTable
+    rows: np.ndarray
+    key: Coded
+    columns: Mapping[str, Coded]
+    errors: tuple[CellError, ...]
 
 
 def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Validation:  # noqa: B008
-    """Parse, check and group a mapped table, offline. Bad data becomes CellErrors, never exceptions.
+    """Parse, check and group a mapped table, offline: ``group_rows(check_rows(table, fmt))``."""
+    return group_rows(check_rows(table, fmt))
+
+
+def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> ValidatedRows:  # noqa: B008
+    """Parse, fill and check a mapped table, offline. Bad data becomes CellErrors, never exceptions.
 
     Raises FormatUndecidedError when a column's decimal mark or date order cannot be decided, and
     MappingFileError when a [defaults] value of the mapping file cannot be read.
     """
-    with gc_paused():
-        return _validate(table, fmt)
-
-
-def _validate(table: MappedTable, fmt: FormatOptions) -> Validation:
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
     values, errors = _parse_columns(source, table.coded, fmt)
-    values["invoice_number"] = _continue_blank_numbers(
-        values["invoice_number"], [values[c] for c in _CONTINUED]
-    )
+    values[INVOICE_KEY] = _continue_blank_numbers(values[INVOICE_KEY], [values[c] for c in _CONTINUED])
     bad_cells = {(e.row, e.column) for e in errors}
-    invoices_of = _Groups(values["invoice_number"].codes)
+    invoices_of = _Groups(values[INVOICE_KEY].codes)
     errors += _consistency_errors(values, invoices_of, rows, source)
     filled = _normalize(_apply_defaults(_fill_continuation(values, invoices_of), table.defaults, fmt))
     shown_values = _Shown(source, filled)
     report = _Reported(values, invoices_of)
     errors += _row_schema_errors(filled, rows, report, bad_cells, shown_values)
     heads = np.flatnonzero(invoices_of.first_row & (invoices_of.group >= 0))
-    errors += _invoice_schema_errors(_invoice_frame(filled, heads), rows, shown_values)
-    typed = {column: _typed(coded, column) for column, coded in filled.items() if column != "invoice_number"}
-    invoices = group_coded(filled["invoice_number"], rows.to_numpy(), typed, errors)
-    errors += [e for invoice in invoices for e in invoice.errors if e.code == "total_mismatch"]
-    errors.sort(key=_error_order)
-    return Validation(table=table, invoices=invoices, errors=errors)
-
-
-_COLUMN_ORDER = {name: position for position, name in enumerate(BY_NAME)}
-
-
-def _error_order(error: CellError) -> tuple[int, int]:
-    """By row, then by column in the canonical order (whole-row problems first)."""
-    row = error.row if error.row is not None else -1
-    return row, -1 if error.column is None else _COLUMN_ORDER.get(error.column, len(_COLUMN_ORDER))
+    errors += _invoice_rule_errors(_invoice_frame(filled, heads), rows, shown_values)
+    typed = {name: _typed(coded, BY_NAME[name]) for name, coded in filled.items() if name != INVOICE_KEY}
+    errors.sort(key=error_order)
+    return ValidatedRows(
+        table=table, rows=rows.to_numpy(), key=filled[INVOICE_KEY], columns=typed, errors=tuple(errors)
+    )
 
 
 def _continue_blank_numbers(key: Coded, invoice_cells: list[Coded]) -> Coded:
@@ -144,17 +148,14 @@ def _parse_columns(
     errors: list[CellError] = []
     for column in COLUMNS:
         given = coded.get(column.name)
-        if given is not None and _loaded_text(given, column.kind) and column.name not in _NORMALIZED:
+        if given is not None and _loaded_text(given, column.kind) and column.normalize is None:
             parsed[column.name] = given  # already what parsing and _canonical would make of it
             continue
-        parser = unique_parser(column.kind, column.name, fmt)
+        parser = unique_parser(column.kind, column.name, fmt, percent=column.percent)
         codes, distinct, found = parse_distinct(source[column.name], rows, parser, given)
-        parsed[column.name] = _canonical(codes, _normalize_values(column.name, distinct))
+        parsed[column.name] = _canonical(codes, _normalized(column, distinct))
         errors += found
     return parsed, errors
-
-
-_NORMALIZED = ("currency", "language", "template_type")
 
 
 def _loaded_text(coded: Coded, kind: Kind) -> bool:
@@ -170,25 +171,19 @@ def _canonical(codes: np.ndarray, distinct: pd.Series) -> Coded:
     return Coded(merged[codes], objects([*uniques.tolist(), None]))
 
 
-def _normalize_values(column: str, values: pd.Series) -> pd.Series:
-    """Currency upper-cased; language and template type in the CRM's spelling where recognised."""
-    if column == "currency":
-        return values.str.upper()
-    if column == "language":
-        known = values.str.replace("_", "-", regex=False).str.casefold().map(LANGUAGE_BY_KEY)
-        return known.where(known.notna(), values)
-    if column == "template_type":
-        code = values.str.casefold().map(_TEMPLATE_CODES)
-        return code.where(code.notna(), values)
-    return values
+def _normalized(column: Column, values: pd.Series) -> pd.Series:
+    """The column's distinct values in the CRM's spelling where its declaration normalises them."""
+    return values if column.normalize is None else column.normalize(values)
 
 
 def _normalize(filled: dict[str, Coded]) -> dict[str, Coded]:
-    """:func:`_normalize_values` again, for the values the defaults brought in."""
-    for column in ("currency", "language", "template_type"):
-        coded = filled[column]
-        values = _normalize_values(column, pd.Series(coded.values, dtype=object))
-        filled[column] = Coded(coded.codes, objects(values.where(values.notna(), None).tolist()))
+    """:func:`_normalized` again, for the values the defaults brought in."""
+    for column in COLUMNS:
+        if column.normalize is None:
+            continue
+        coded = filled[column.name]
+        values = column.normalize(pd.Series(coded.values, dtype=object))
+        filled[column.name] = Coded(coded.codes, objects(values.where(values.notna(), None).tolist()))
     return filled
 
 
@@ -223,7 +218,7 @@ def _consistency_errors(
         positions = np.flatnonzero(differs).tolist()
         found += [(position, column_index, int(first[position])) for position in positions]
     errors = []
-    key = values["invoice_number"]
+    key = values[INVOICE_KEY]
     for position, column_index, first_position in sorted(found):
         column = _CONTINUED[column_index]
         reference_row = int(row_numbers[first_position])
@@ -272,7 +267,7 @@ def _apply_defaults(
 ) -> dict[str, Coded]:
     """Blank cells take the mapping file's [defaults], then the built-in ones."""
     usable = {
-        column: text for column, text in defaults.items() if column in BY_NAME and column != "invoice_number"
+        column: text for column, text in defaults.items() if column in BY_NAME and column != INVOICE_KEY
     }
     merged = {**BUILT_IN_DEFAULTS, **usable}
     for column, text in merged.items():
@@ -294,7 +289,7 @@ def _default_value(column: str, text: str, fmt: FormatOptions) -> Any:
     kind = BY_NAME[column].kind
     value: Any = text
     if kind is Kind.NUMBER:
-        value = number_scalar(text, column, fmt.decimal)
+        value = number_scalar(text, column, fmt.decimal, percent=BY_NAME[column].percent)
     elif kind is Kind.DATE:
         value = date_scalar(text, column, fmt.date)
     elif kind is Kind.INTEGER:
@@ -366,10 +361,9 @@ def _checked_values(coded: Coded, column: str) -> np.ndarray:
 
 
 def _invoice_frame(filled: dict[str, Coded], heads: np.ndarray) -> pd.DataFrame:
-    """The invoice schema's frame: the number and dates of each invoice's first row, indexed by position."""
-    numbers = filled["invoice_number"]
-    frame = {"invoice_number": numbers.values[numbers.codes[heads]]}
-    for column in ("issue_date", "due_date"):
+    """The invoice rules' frame: the columns they read, from each invoice's first row, indexed by position."""
+    frame = {}
+    for column in INVOICE_COLUMNS:
         coded = filled[column]
         frame[column] = _checked_values(coded, column)[coded.codes[heads]]
     return pd.DataFrame(frame, index=heads)
@@ -450,51 +444,38 @@ def _cases(cases: pd.DataFrame) -> Iterable[tuple[str, str, Any]]:
     return zip(cases["column"].tolist(), cases["check"].tolist(), cases["index"].tolist(), strict=True)
 
 
-def _invoice_schema_errors(invoices: pd.DataFrame, rows: pd.Series, shown_value: _Shown) -> list[CellError]:
-    frame = invoices[["invoice_number", "issue_date", "due_date"]]
-    cases = _failure_cases(invoice_schema.INVOICE_SCHEMA, frame)
-    spellings = _spellings(frame, rows)
+def _invoice_rule_errors(invoices: pd.DataFrame, rows: pd.Series, shown_value: _Shown) -> list[CellError]:
+    """The rules that span two columns (schemas.invoices), on one row per invoice."""
+    cases = _failure_cases(INVOICE_SCHEMA, invoices)
+    failing: dict[str, set[int]] = {}
+    for _, check, index in _cases(cases):
+        failing.setdefault(check, set()).add(int(index))
+    first_rows = pd.Series(rows.to_numpy()[invoices.index.to_numpy()], index=invoices.index)
     errors = []
-    for column, check, index in _cases(cases):
-        if invoice_schema.CHECK_COLUMN.get(check, column) != column:
+    for rule in INVOICE_RULES:
+        if rule.code not in failing:
             continue
-        position = int(index)
-        number: str = frame.at[index, "invoice_number"]  # type: ignore[assignment]
-        if check == "duplicate_number":
-            others = " and ".join(f"{n!r} (row {r})" for n, r in spellings[number.casefold()] if n != number)
-            text = invoice_schema.MESSAGES[check].format(others=others)
-        else:
-            issue: Any = frame.at[index, "issue_date"]
-            text = invoice_schema.MESSAGES[check].format(issue=issue.date().isoformat())
-        errors.append(CellError(text, int(_at(rows, position)), column, shown_value(position, column), check))
+        positions = pd.Index(sorted(failing[rule.code]))
+        texts = rule.explain(invoices, positions, first_rows)
+        at_rows = first_rows.loc[positions].tolist()
+        for position, row, text in zip(positions.tolist(), at_rows, texts, strict=True):
+            column = rule.reported_on
+            errors.append(CellError(text, int(row), column, shown_value(position, column), rule.code))
     return errors
-
-
-def _spellings(frame: pd.DataFrame, rows: pd.Series) -> dict[str, list[tuple[str, int]]]:
-    """Invoice numbers by their case-folded form, with the row of each invoice's first line."""
-    folded = frame["invoice_number"].str.casefold()
-    clashing = frame[folded.duplicated(keep=False)]
-    result: dict[str, list[tuple[str, int]]] = {}
-    for index, number in zip(clashing.index.tolist(), clashing["invoice_number"].tolist(), strict=True):
-        result.setdefault(number.casefold(), []).append((number, int(_at(rows, index))))
-    return result
 
 
 # --------------------------------------------------------------------------------------------- typed
 
 
-_TEMPLATE_NUMBERS = {"0": 0, "1": 1}
-
-
-def _typed(coded: Coded, column: str) -> Coded:
-    """A parsed, defaulted column as group_coded takes it: Decimal, date, int, str or None, each
-    distinct value converted once."""
-    kind = BY_NAME[column].kind
+def _typed(coded: Coded, column: Column) -> Coded:
+    """A parsed, defaulted column typed as Invoice/Line values hold it: Decimal, date, int, str or None
+    (the declaration's ``to_value`` where it has one), each distinct value converted once."""
     values: list[Any] = coded.values[:-1].tolist()
-    if kind is Kind.NUMBER:
+    if column.to_value is not None:
+        convert = column.to_value
+        values = [None if value is None else convert(value) for value in values]
+    elif column.kind is Kind.NUMBER:
         values = [None if text is None else Decimal(text) for text in values]
-    elif kind is Kind.DATE:
+    elif column.kind is Kind.DATE:
         values = [None if stamp is None else stamp.date() for stamp in values]
-    elif column == "template_type":
-        values = [_TEMPLATE_NUMBERS.get(value) for value in values]
     return Coded(coded.codes, objects([*values, None]))

@@ -1,17 +1,31 @@
-"""The checks on whole invoices, on a frame of one row per invoice (its first row, after filling).
+"""Rules that span two columns, on a frame of one row per invoice (its first row, after filling).
 
-Columns: ``invoice_number`` (str), ``issue_date`` and ``due_date`` (datetime64). Each check is named by
-the error code it produces; ``column_of`` tells which cell a frame-wide check reports on.
+Each rule is declared once in :data:`INVOICE_RULES`: the columns it reads (typed as for the row checks:
+text as str, dates as datetime64, numbers as float64), the column whose cell is reported, a vectorised
+predicate over the frame, and how its message is worded. ``INVOICE_SCHEMA`` is the pandera schema of
+these rules; importer.validate runs it and words the failures with ``explain``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 import pandera.pandas as pa
 
 
-def _unique_ignoring_case(numbers: pd.Series) -> pd.Series:
-    return ~numbers.str.casefold().duplicated(keep=False)
+@dataclass(frozen=True)
+class InvoiceRule:
+    """A rule over the invoice frame. ``explain(frame, failing, rows)`` words the message of each failing
+    invoice (``failing``: their index in ``frame``; ``rows``: the row number of each invoice's first
+    row, indexed like ``frame``)."""
+
+    code: str
+    columns: tuple[str, ...]
+    reported_on: str
+    passes: Callable[[pd.DataFrame], pd.Series]
+    explain: Callable[[pd.DataFrame, pd.Index, pd.Series], list[str]]
 
 
 def _due_not_before_issue(frame: pd.DataFrame) -> pd.Series:
@@ -19,23 +33,46 @@ def _due_not_before_issue(frame: pd.DataFrame) -> pd.Series:
     return due.isna() | issue.isna() | (due >= issue)
 
 
-INVOICE_SCHEMA = pa.DataFrameSchema(
-    {
-        "invoice_number": pa.Column(
-            None, nullable=False, checks=[pa.Check(_unique_ignoring_case, name="duplicate_number")]
-        ),
-        "issue_date": pa.Column(None, nullable=True),
-        "due_date": pa.Column(None, nullable=True),
-    },
-    checks=[pa.Check(_due_not_before_issue, name="due_before_issue")],
-    name="invoices",
+def _due_message(frame: pd.DataFrame, failing: pd.Index, rows: pd.Series) -> list[str]:
+    return [
+        f"The due date is before the issue date {issue.date().isoformat()}: correct one of them."
+        for issue in frame.loc[failing, "issue_date"].tolist()
+    ]
+
+
+def _unique_ignoring_case(frame: pd.DataFrame) -> pd.Series:
+    return ~frame["invoice_number"].str.casefold().duplicated(keep=False)
+
+
+def _duplicate_message(frame: pd.DataFrame, failing: pd.Index, rows: pd.Series) -> list[str]:
+    numbers = frame["invoice_number"]
+    spellings: dict[str, list[tuple[str, int]]] = {}
+    for number, row in zip(numbers.loc[failing].tolist(), rows.loc[failing].tolist(), strict=True):
+        spellings.setdefault(str(number).casefold(), []).append((str(number), int(row)))
+    messages = []
+    for value in numbers.loc[failing].tolist():
+        number = str(value)
+        others = " and ".join(f"{n!r} (row {r})" for n, r in spellings[number.casefold()] if n != number)
+        messages.append(
+            "The CRM treats invoice numbers that differ only in upper/lower case as the same number, and "
+            f"{others} is also in this file: give one of them another number."
+        )
+    return messages
+
+
+INVOICE_RULES: tuple[InvoiceRule, ...] = (
+    InvoiceRule(
+        "duplicate_number", ("invoice_number",), "invoice_number", _unique_ignoring_case, _duplicate_message
+    ),
+    InvoiceRule(
+        "due_before_issue", ("issue_date", "due_date"), "due_date", _due_not_before_issue, _due_message
+    ),
 )
 
-# Frame-wide checks report every column of a failing row; keep only this one.
-CHECK_COLUMN: dict[str, str] = {"due_before_issue": "due_date"}
+INVOICE_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(c for rule in INVOICE_RULES for c in rule.columns))
 
-MESSAGES: dict[str, str] = {
-    "due_before_issue": "The due date is before the issue date {issue}: correct one of them.",
-    "duplicate_number": "The CRM treats invoice numbers that differ only in upper/lower case as the same "
-    "number, and {others} is also in this file: give one of them another number.",
-}
+INVOICE_SCHEMA = pa.DataFrameSchema(
+    {column: pa.Column(None, nullable=True) for column in INVOICE_COLUMNS},
+    checks=[pa.Check(rule.passes, name=rule.code) for rule in INVOICE_RULES],
+    name="invoices",
+)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from importer.errors import InputFileError
-from importer.load import MAX_SHEET_CELLS, _greater_than, column_letter, load_table, sha256_file
+from importer.load import MAX_SHEET_CELLS, _greater_than, load_table, sha256_file
 from importer.models import FormatOptions, RawTable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
@@ -234,10 +234,6 @@ def test_sha256_of_the_file(tmp_path: Path) -> None:
     expected = hashlib.sha256(path.read_bytes()).hexdigest()
     assert sha256_file(path) == expected
     assert load_table(path).sha256 == expected
-
-
-def test_column_letters() -> None:
-    assert [column_letter(n) for n in (1, 26, 27, 52, 703, 16384)] == ["A", "Z", "AA", "AZ", "AAA", "XFD"]
 
 
 def test_large_csv_is_read_within_a_small_factor_of_bare_pandas(tmp_path: Path) -> None:

@@ -1,42 +1,53 @@
-"""Parsing numbers, dates, IDs and text, column by column."""
+"""Parsing numbers, dates, IDs and text, column by column (through check_rows, the public stage)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.columns import CANONICAL
 from importer.errors import FormatUndecidedError
-from importer.parse import (
-    decide_day_first,
-    decide_decimal_mark,
-    parse_dates,
-    parse_integers,
-    parse_numbers,
-    parse_text,
-)
+from importer.models import CellError, FormatOptions, MappedTable, RawTable
+from importer.parse import decide_day_first, decide_decimal_mark
+from importer.validate import check_rows
+
+PARSE_CODES = ("number", "date")
 
 
 def col(*values: object) -> pd.Series:
     return pd.Series(list(values), dtype=object)
 
 
-def rows_for(values: pd.Series) -> pd.Series:
-    return pd.Series(range(2, 2 + len(values)), index=values.index)
+def parsed_column(
+    column: str,
+    values: tuple[object, ...],
+    fmt: FormatOptions = FormatOptions(),  # noqa: B008
+) -> tuple[pd.Series, list[CellError]]:
+    """One column's cells (rows 2, 3, ...) through check_rows: the typed value of each row, and the
+    errors of reading them (codes ``number`` and ``date``; other checks are not this file's subject)."""
+    numbers = list(range(2, 2 + len(values)))
+    frame = pd.DataFrame({c: list(values) if c == column else [None] * len(values) for c in CANONICAL})
+    frame = frame.astype(object)
+    frame["row"] = numbers
+    raw = RawTable(frame=frame, row_numbers=numbers, source=Path("in.csv"))
+    rows = check_rows(MappedTable(raw=raw, frame=frame, headers={column: column}), fmt)
+    typed = rows.columns[column]
+    errors = [e for e in rows.errors if e.column == column and e.code in PARSE_CODES]
+    return pd.Series(typed.values[typed.codes].tolist(), dtype=object), errors
 
 
 def numbers(*values: object, column: str = "price", decimal: str | None = None):
-    series = col(*values)
-    return parse_numbers(series, column, rows_for(series), decimal)
+    return parsed_column(column, values, FormatOptions(decimal=decimal))
 
 
 def dates(*values: object, date_format: str | None = None):
-    series = col(*values)
-    return parse_dates(series, "issue_date", rows_for(series), date_format)
+    return parsed_column("issue_date", values, FormatOptions(date=date_format))
 
 
 # ------------------------------------------------------------------------------------------- numbers
@@ -173,8 +184,7 @@ def test_every_number_style_parses_back(value: Decimal, style: str) -> None:
 
 
 def test_integer_ids() -> None:
-    series = col("12", 13.0, 7, None, "1.5", "x")
-    parsed, errors = parse_integers(series, "deal_id", rows_for(series))
+    parsed, errors = parsed_column("deal_id", ("12", 13.0, 7, None, "1.5", "x"))
     assert parsed.tolist() == [12, 13, 7, None, None, None]
     assert all(isinstance(v, int) for v in parsed.tolist()[:3])
     assert [(e.row, e.value, e.code) for e in sorted(errors, key=lambda e: e.row or 0)] == [
@@ -188,8 +198,8 @@ def test_integer_ids() -> None:
 
 
 def test_text_from_workbook_cells() -> None:
-    cells = col("INV-1", 1001.0, "00731", 7.5, dt.datetime(2026, 6, 1), dt.date(2026, 6, 2), None, 5)
-    parsed = parse_text(cells)
+    cells = ("INV-1", 1001.0, "00731", 7.5, dt.datetime(2026, 6, 1), dt.date(2026, 6, 2), None, 5)
+    parsed, _ = parsed_column("purchase_order_number", cells)
     assert parsed.tolist() == ["INV-1", "1001", "00731", "7.5", "2026-06-01", "2026-06-02", None, "5"]
 
 
