@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck bench clean
+.PHONY: venv demo test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ demo: $(STAMP)
 	@echo
 	@echo "Open the results workbooks in sample_data/out/: Invoices, Rows (red cells with comments), Summary."
 
+# Every test: tests/unit, tests/e2e (the CLI against a sandbox over HTTP), tests/sandbox (the fake CRM's contract).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The same without the slow ones (kill loops, fault injection): for local work.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check importer schemas tests benchmarks
