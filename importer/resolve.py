@@ -21,8 +21,9 @@ Where nothing matches, a case-insensitive near match is offered as "did you mean
 
 Request economy: for contacts and items the stage either lists every record in pages of 1000 or looks
 each distinct value up on its own, whichever costs fewer requests (the first page of the listing tells
-the total and is kept; the decision is :meth:`importer.client.CrmClient.list_all`'s, for a tie: look-ups). Taxes, currencies and invoice settings are one request each, fetched only when
-some invoice needs them (the settings not at all when the caller has them already).
+the total and is kept; :meth:`importer.client.CrmClient.list_all` decides, and on a tie looks up).
+Taxes, currencies and invoice settings are one request each, fetched only when some invoice needs them
+(the settings not at all when the caller has them already).
 """
 
 from __future__ import annotations

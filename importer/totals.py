@@ -49,4 +49,3 @@ def invoice_cost(lines: Iterable[ResolvedLine]) -> Decimal:
         Decimal(0),
     )
     return r2(total)
-
