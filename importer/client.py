@@ -6,6 +6,11 @@ transient answers with exponential backoff and full jitter (honouring ``Retry-Af
 write: :meth:`CrmClient.post` makes exactly one attempt and says whether the request may have reached the
 server.
 
+HTTP status codes are read only here: the stages ask for "this record or None" (:meth:`CrmClient.get_or_none`,
+:meth:`CrmClient.find_invoice`), list a paged resource with :meth:`CrmClient.list_all` (which also decides
+whether listing is cheaper than single look-ups), and catch the typed errors of :mod:`importer.errors`.
+:class:`CrmApi` is the protocol both stages take.
+
 Secrets (the token, the password, a session token from login) never appear in a log line or an error message.
 """
 
@@ -22,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, overload
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -43,6 +48,7 @@ API_PREFIX = "/api/2.0/crm/"
 LOGIN_PATH = "/api/2.0/authentication"
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 NO_ANSWER = 0  # the status of a TransientError when no HTTP answer came
+PAGE_SIZE = 1000  # items asked per page of a list (the most the CRM gives)
 
 Sleep = Callable[[float], Awaitable[None]]
 Log = Callable[[str], None]
@@ -158,6 +164,36 @@ class RateLimiter:
     def release(self) -> None:
         self._returns.append(self._clock() + self._seconds)
         self._released.set()
+
+
+class CrmApi(Protocol):
+    """What the pre-flight (importer.resolve) and the posting stage (importer.post) need of a CRM client:
+    :class:`CrmClient` is one. Every method raises the errors of :mod:`importer.errors`; none returns an
+    HTTP status."""
+
+    concurrency: int  # requests in flight at most
+    retry: RetryPolicy
+    requests_sent: int  # every HTTP request sent so far
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+    async def get_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+    @overload
+    async def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cheaper_than: None = None
+    ) -> list[Any]: ...
+
+    @overload
+    async def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cheaper_than: int
+    ) -> list[Any] | None: ...
+
+    async def find_invoice(self, number: str) -> dict[str, Any] | None: ...
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> Any: ...
+
+    async def backoff(self, retry: int, retry_after: float | None = None) -> None: ...
 
 
 class _Redactor:
@@ -289,15 +325,15 @@ class CrmClient:
         """
         try:
             return await self.get("invoice/settings")
+        except ForbiddenError as exc:
+            raise CrmAuthError(
+                f"the {self._auth_kind()} is valid but has no access to CRM invoices (403 {exc.message})"
+            ) from None
+        except NotFoundError as exc:
+            raise CrmUnreachableError(
+                f"no ONLYOFFICE CRM API answers at {self.url} (404 on {exc.path}): is the URL right?"
+            ) from None
         except CrmRequestError as exc:
-            if exc.status == 403:
-                raise CrmAuthError(
-                    f"the {self._auth_kind()} is valid but has no access to CRM invoices (403 {exc.message})"
-                ) from None
-            if exc.status == 404:
-                raise CrmUnreachableError(
-                    f"no ONLYOFFICE CRM API answers at {self.url} (404 on {exc.path}): is the URL right?"
-                ) from None
             raise CrmUnreachableError(f"the CRM at {self.url} cannot be used: {exc}") from None
 
     # ----------------------------------------------------------------- reads
@@ -307,58 +343,77 @@ class CrmClient:
         envelope = await self._with_retries("GET", API_PREFIX + path.lstrip("/"), params, None)
         return envelope.get("response")
 
-    async def get_page(
-        self, path: str, params: Mapping[str, Any] | None = None, *, count: int, start: int = 0
+    async def get_or_none(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET like :meth:`get`, but None when the record does not exist (the CRM answered 404)."""
+        try:
+            return await self.get(path, params)
+        except NotFoundError:
+            return None
+
+    @overload
+    async def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cheaper_than: None = None
+    ) -> list[Any]: ...
+
+    @overload
+    async def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cheaper_than: int
+    ) -> list[Any] | None: ...
+
+    async def list_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, cheaper_than: int | None = None
+    ) -> list[Any] | None:
+        """Every item of a paged list, in pages of ``PAGE_SIZE``.
+
+        The first page tells the ``total``: the other pages are then fetched side by side (paced like
+        every request); without a total, page by page until a short one. A server that answers the first
+        page with fewer items than asked (while the total says there are more) sets the step.
+
+        ``cheaper_than``: the number of single look-ups the listing would replace. Then the items are
+        listed only when that costs fewer requests: nothing is sent when ``cheaper_than < 2`` (one
+        look-up cannot cost more than the first page), and after the first page (the probe, kept) the
+        other pages must number fewer than ``cheaper_than``; else None. Without a total, a full first page
+        means the cost is unknown: None.
+        """
+        if cheaper_than is not None and cheaper_than < 2:
+            return None
+        first, total = await self._page(path, params, 0)
+        if total is None:
+            if cheaper_than is not None and len(first) >= PAGE_SIZE:
+                return None
+            return await self._pages_until_short(path, params, first)
+        step = min(PAGE_SIZE, len(first)) or PAGE_SIZE
+        starts = range(len(first), total, step) if first else range(0)
+        if cheaper_than is not None and len(starts) >= cheaper_than:
+            return None
+        pages = await asyncio.gather(*(self._page(path, params, start) for start in starts))
+        return [*first, *(item for page, _ in pages for item in page)]
+
+    async def find_invoice(self, number: str) -> dict[str, Any] | None:
+        """The (thin) invoice with this number (the CRM compares case-insensitively), or None."""
+        found = await self.get_or_none("invoice/bynumber", {"number": number})
+        return found if isinstance(found, dict) else None
+
+    async def _page(
+        self, path: str, params: Mapping[str, Any] | None, start: int
     ) -> tuple[list[Any], int | None]:
         """One page of a list: its items and the envelope's ``total`` (None if the server gave none)."""
-        query = {**(params or {}), "count": count, "startIndex": start}
+        query = {**(params or {}), "count": PAGE_SIZE, "startIndex": start}
         envelope = await self._with_retries("GET", API_PREFIX + path.lstrip("/"), query, None)
         items = envelope.get("response")
         if not isinstance(items, list):
-            raise CrmRequestError(200, "expected a list in the answer", method="GET", path=path)
+            raise RefusedError(200, "expected a list in the answer", method="GET", path=path)
         total = envelope.get("total")
         return items, int(total) if isinstance(total, int | float) else None
 
-    async def get_all(
-        self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 1000
+    async def _pages_until_short(
+        self, path: str, params: Mapping[str, Any] | None, first: list[Any]
     ) -> list[Any]:
-        """Every item of a paged list. When the first page tells the ``total``, the other pages are
-        fetched side by side (paced like every request); otherwise page by page until a short one."""
-        items, total = await self.get_page(path, params, count=page_size, start=0)
-        if total is not None:
-            return items + await self.get_rest(
-                path, params, total=total, page_size=page_size, start=len(items)
-            )
-        while len(items) % page_size == 0 and items:
-            page, _ = await self.get_page(path, params, count=page_size, start=len(items))
-            if not page:
-                break
+        items, page = list(first), first
+        while len(page) >= PAGE_SIZE:
+            page, _ = await self._page(path, params, len(items))
             items.extend(page)
-            if len(page) < page_size:
-                break
         return items
-
-    async def get_rest(
-        self, path: str, params: Mapping[str, Any] | None, *, total: int, page_size: int = 1000, start: int
-    ) -> list[Any]:
-        """The items of a paged list from ``start`` up to ``total``, its pages fetched side by side."""
-        starts = range(start, total, page_size)
-        pages = await asyncio.gather(*(self.get_page(path, params, count=page_size, start=s) for s in starts))
-        return [item for page, _ in pages for item in page]
-
-    async def invoice_exists(self, number: str) -> bool:
-        """Whether an invoice with this number exists (the CRM compares case-insensitively)."""
-        return bool(await self.get("invoice/bynumber/exist", {"number": number}))
-
-    async def find_invoice(self, number: str) -> dict[str, Any] | None:
-        """The (thin) invoice with this number, or None."""
-        try:
-            found = await self.get("invoice/bynumber", {"number": number})
-        except CrmRequestError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return found if isinstance(found, dict) else None
 
     # ----------------------------------------------------------------- writes
 
@@ -398,7 +453,7 @@ class CrmClient:
             except TransientError as exc:
                 last = exc
         assert last is not None
-        reason = last.message if last.status == NO_ANSWER else f"{last.status} {last.message}"
+        reason = answer_text(last)
         raise CrmUnreachableError(
             f"the CRM at {self.url} did not answer {method} {path} "
             f"after {self.retry.attempts} attempts: {reason}"
@@ -512,6 +567,24 @@ class CrmClient:
     def _debug(self, line: str) -> None:
         if self._log is not None:
             self._log(self._redact(line))
+
+
+def is_retryable(exc: TransientError) -> bool:
+    """Whether a failed write may be sent again: no answer at all, or 429/502/503/504 (not another 5xx,
+    which says the CRM failed on this very request)."""
+    return exc.status == NO_ANSWER or exc.status in RETRYABLE_STATUSES
+
+
+def answer_text(exc: CrmRequestError) -> str:
+    """What the CRM answered, for a message: ``"503 Service Unavailable"``, or what happened when no
+    answer came (``"timed out (...)"``)."""
+    return exc.message if exc.status == NO_ANSWER else f"{exc.status} {exc.message}"
+
+
+def may_mean_taken(exc: CrmRequestError) -> bool:
+    """Whether a refused create may mean "this number is taken": the CRM answers a duplicate number, like
+    nearly every bad value, with a bare 400 (so the number must be looked up to know)."""
+    return isinstance(exc, RefusedError) and exc.status == 400
 
 
 def request_error(status: int, message: str, *, method: str, path: str) -> CrmRequestError:

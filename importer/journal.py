@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from importer.client import normalize_url
-from importer.errors import JournalLockedError, UsageError
+from importer.errors import JournalError, JournalLockedError
 
 APP_NAME = "invoice-import"
 
@@ -94,7 +94,7 @@ class Journal:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError(f"cannot create the journal folder {path.parent}: {exc}") from exc
+            raise JournalError(f"cannot create the journal folder {path.parent}: {exc}") from exc
         lock = _acquire_lock(path, crm_url)
         try:
             connection = _connect(path)
@@ -188,7 +188,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         with connection:
             connection.executescript(SCHEMA)
     except sqlite3.DatabaseError as exc:
-        raise UsageError(
+        raise JournalError(
             f"the journal {path} cannot be used ({exc}): move it away or give another --journal"
         ) from exc
     return connection
@@ -199,7 +199,7 @@ def _acquire_lock(path: Path, crm_url: str) -> IO[bytes]:
     try:
         handle = open(lock_path, "a+b")  # noqa: SIM115 - held open for the whole run
     except OSError as exc:
-        raise UsageError(f"cannot open the journal lock {lock_path}: {exc}") from exc
+        raise JournalError(f"cannot open the journal lock {lock_path}: {exc}") from exc
     try:
         _lock_file(handle)
     except OSError:
@@ -234,6 +234,7 @@ def _lock_file(handle: IO[bytes]) -> None:
 __all__ = [
     "Journal",
     "JournalEntry",
+    "JournalError",
     "JournalLockedError",
     "JournalState",
     "default_journal_path",

@@ -2,9 +2,10 @@
 
 Finance users write customers as an ID, an e-mail or a display name, products as an ID, a SKU or a title,
 taxes as an ID or a name. The CRM wants IDs and answers nearly every mistake with the same useless 400, so
-this stage looks every distinct value up once (concurrently, paging where needed), fills in IDs, tax rates,
+this stage looks every distinct value up once (concurrently, paging where needed), learns IDs, tax rates,
 catalogue prices and the default terms, checks currency, language, deal and addresses, and computes the
-total the CRM will compute. Every problem becomes a :class:`CellError` on its invoice.
+total the CRM will compute. It returns new values (a :class:`ResolvedInvoice` per invoice that can be
+posted) and every problem as a :class:`CellError`; it never writes into an Invoice.
 
 Matching rules (the same whichever way the records were fetched):
 
@@ -20,28 +21,27 @@ Where nothing matches, a case-insensitive near match is offered as "did you mean
 
 Request economy: for contacts and items the stage either lists every record in pages of 1000 or looks
 each distinct value up on its own, whichever costs fewer requests (the first page of the listing tells
-the total and is kept). Taxes, currencies and invoice settings are one request each, fetched only when
-some invoice needs them (the settings not at all when the caller has them already).
+the total and is kept; :meth:`importer.client.CrmClient.list_all` decides, and on a tie looks up).
+Taxes, currencies and invoice settings are one request each, fetched only when some invoice needs them
+(the settings not at all when the caller has them already).
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
-import math
 import re
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from importer.client import CrmApi
 from importer.crm_constants import LANGUAGE_BY_KEY, LANGUAGES
-from importer.errors import CrmRequestError
-from importer.models import CellError, Invoice, Line
+from importer.errors import ForbiddenError
+from importer.models import CellError, Invoice, Line, Resolution, ResolvedInvoice, ResolvedLine
 from importer.totals import invoice_cost
 
-PAGE_SIZE = 1000
 MAX_ID = 2**31 - 1
 MAX_CANDIDATES_SHOWN = 10
 
@@ -62,16 +62,6 @@ _INFO_TYPES = {
 _ADDRESS_CATEGORIES = {"home": 0, "postal": 1, "office": 2, "billing": 3, "other": 4, "work": 5}
 
 _DIGITS = re.compile(r"[0-9]+")
-
-
-class CrmReader(Protocol):
-    """What this stage needs of importer.client.CrmClient."""
-
-    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
-
-    async def get_page(
-        self, path: str, params: Mapping[str, Any] | None = None, *, count: int, start: int = 0
-    ) -> tuple[list[Any], int | None]: ...
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -347,7 +337,8 @@ def contact_key(value: str) -> str:
 
 @dataclass
 class ReferenceData:
-    """What the pre-flight learnt from the CRM: the caches, the strategy per kind and the requests sent."""
+    """What the pre-flight learnt from the CRM: the matches of the values written and the records behind
+    them (filled by the look-ups, read by the checks of each invoice)."""
 
     contacts: dict[str, Match] = field(default_factory=dict)  # contact_key(value) -> match
     items: dict[str, Match] = field(default_factory=dict)  # trimmed value -> match
@@ -357,15 +348,8 @@ class ReferenceData:
     tax_records: dict[int, TaxRecord] = field(default_factory=dict)
     currencies: frozenset[str] | None = None  # None: not fetched
     default_terms: str | None = None
-    settings_loaded: bool = False
     contact_info: dict[int, tuple[InfoRow, ...]] = field(default_factory=dict)
     deals: dict[int, Deal | None] = field(default_factory=dict)  # None: no such deal
-    strategy: dict[str, str] = field(default_factory=dict)  # "contacts"/"items" -> "listed" | "individual"
-    requests: Counter[str] = field(default_factory=Counter)  # requests sent per kind
-
-    @property
-    def requests_sent(self) -> int:
-        return sum(self.requests.values())
 
     def contact(self, value: str) -> Match | None:
         return self.contacts.get(contact_key(value))
@@ -377,72 +361,6 @@ class ReferenceData:
         return self.taxes.get(value.strip())
 
 
-def _step(first: list[Any]) -> int:
-    """Records per page: the page size, or less when the server answered the first page with fewer."""
-    return min(PAGE_SIZE, len(first)) or PAGE_SIZE
-
-
-class _Fetcher:
-    """The client, counting requests per kind into the ReferenceData."""
-
-    def __init__(self, client: CrmReader, refs: ReferenceData) -> None:
-        self.client = client
-        self.refs = refs
-
-    async def get(self, kind: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        self.refs.requests[kind] += 1
-        return await self.client.get(path, params)
-
-    async def get_or_none(self, kind: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """The response, or None when the record does not exist (404)."""
-        try:
-            return await self.get(kind, path, params)
-        except CrmRequestError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    async def page(
-        self, kind: str, path: str, params: Mapping[str, Any] | None, start: int
-    ) -> tuple[list[Any], int | None]:
-        self.refs.requests[kind] += 1
-        return await self.client.get_page(path, params, count=PAGE_SIZE, start=start)
-
-    async def rest(
-        self, kind: str, path: str, params: Mapping[str, Any] | None, first: list[Any], total: int | None
-    ) -> list[Any]:
-        """Every page after ``first``: concurrently when the total is known, else until a short page."""
-        records = list(first)
-        if total is not None:
-            starts = range(len(first), total, _step(first)) if first else []
-            pages = await asyncio.gather(*(self.page(kind, path, params, start) for start in starts))
-            for page, _ in pages:
-                records.extend(page)
-            return records
-        page = first
-        while len(page) >= PAGE_SIZE:
-            page, _ = await self.page(kind, path, params, len(records))
-            records.extend(page)
-        return records
-
-    async def all_pages(self, kind: str, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
-        first, total = await self.page(kind, path, params, 0)
-        return await self.rest(kind, path, params, first, total)
-
-    async def listing_if_cheaper(self, kind: str, path: str, lookups: int) -> list[Any] | None:
-        """All records of ``path`` when listing them costs no more requests than ``lookups`` single
-        look-ups; else None. The first page doubles as the probe of the total."""
-        if lookups < 2:
-            return None
-        first, total = await self.page(kind, path, None, 0)
-        if total is None or total <= len(first):
-            return await self.rest(kind, path, None, first, total)
-        remaining = math.ceil((total - len(first)) / _step(first))
-        if remaining > lookups:
-            return None
-        return await self.rest(kind, path, None, first, total)
-
-
 # ---------------------------------------------------------------------------------------------- look-ups
 
 
@@ -452,55 +370,51 @@ def _as_list(response: Any) -> list[Mapping[str, Any]]:
     return [response] if isinstance(response, Mapping) else []
 
 
-async def _contacts_for(fetch: _Fetcher, value: str) -> tuple[list[ContactRecord], str | None]:
+async def _contacts_for(crm: CrmApi, value: str) -> tuple[list[ContactRecord], str | None]:
     """The contacts that may match one value, with a note when the CRM hides the record."""
     number = id_of(value)
     if "@" in value:
-        found = await fetch.get("contacts", "contact/bycontactinfo", {"infoType": "Email", "data": value})
+        found = await crm.get("contact/bycontactinfo", {"infoType": "Email", "data": value})
         return [contact_record(c) for c in _as_list(found)], None
     if number is not None:
         try:
-            one = await fetch.get_or_none("contacts", f"contact/{number}")
-        except CrmRequestError as exc:
-            if exc.status != 403:
-                raise
+            one = await crm.get_or_none(f"contact/{number}")
+        except ForbiddenError:
             return [], f"The CRM contact {number} is private: ask its owner to share it with you"
         if one is not None:
             return [contact_record(c) for c in _as_list(one)], None
-    found = await fetch.all_pages("contacts", "contact/filter", {"filterValue": search_word(value)})
+    found = await crm.list_all("contact/filter", {"filterValue": search_word(value)})
     return [contact_record(c) for c in _as_list(found)], None
 
 
-async def _items_for(fetch: _Fetcher, value: str) -> list[ItemRecord]:
+async def _items_for(crm: CrmApi, value: str) -> list[ItemRecord]:
     """The items that may match one value, fetched in the order of the matching rules."""
     number = id_of(value)
     if number is not None and not has_leading_zero(value):
-        one = await fetch.get_or_none("items", f"invoiceitem/{number}")
+        one = await crm.get_or_none(f"invoiceitem/{number}")
         if one is not None:
             return [item_record(i) for i in _as_list(one)]
-    found = await fetch.all_pages("items", "invoiceitem/filter", {"filterValue": value})
+    found = await crm.list_all("invoiceitem/filter", {"filterValue": value})
     records = [item_record(i) for i in _as_list(found)]
     if number is not None and has_leading_zero(value) and not any(i.sku == value for i in records):
-        one = await fetch.get_or_none("items", f"invoiceitem/{number}")
+        one = await crm.get_or_none(f"invoiceitem/{number}")
         records.extend(item_record(i) for i in _as_list(one))
     return records
 
 
-async def _resolve_contacts(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:
+async def _resolve_contacts(crm: CrmApi, refs: ReferenceData, values: set[str]) -> None:
     keys = {contact_key(v): v.strip() for v in values}
 
     async def one(key: str, value: str) -> None:
-        records, note = await _contacts_for(fetch, value)
+        records, note = await _contacts_for(crm, value)
         refs.contact_records.update((c.id, c) for c in records)
         match = match_contact(value, records)
         refs.contacts[key] = Match(value, match.found, match.suggestion, note) if note else match
 
-    listing = await fetch.listing_if_cheaper("contacts", "contact/filter", len(keys))
+    listing = await crm.list_all("contact/filter", cheaper_than=len(keys))
     if listing is None:
-        refs.strategy["contacts"] = "individual"
         await asyncio.gather(*(one(k, v) for k, v in keys.items()))
         return
-    refs.strategy["contacts"] = "listed"
     records = [contact_record(c) for c in _as_list(listing)]
     refs.contact_records.update((c.id, c) for c in records)
     for key, value in keys.items():
@@ -510,46 +424,43 @@ async def _resolve_contacts(fetch: _Fetcher, refs: ReferenceData, values: set[st
     await asyncio.gather(*(one(k, v) for k, v in missing_ids))
 
 
-async def _resolve_items(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:
-    listing = await fetch.listing_if_cheaper("items", "invoiceitem/filter", len(values))
+async def _resolve_items(crm: CrmApi, refs: ReferenceData, values: set[str]) -> None:
+    listing = await crm.list_all("invoiceitem/filter", cheaper_than=len(values))
     if listing is not None:
-        refs.strategy["items"] = "listed"
         records = [item_record(i) for i in _as_list(listing)]
         refs.item_records.update((i.id, i) for i in records)
         for value in values:
             refs.items[value] = match_item(value, records)
         return
-    refs.strategy["items"] = "individual"
 
     async def one(value: str) -> None:
-        records = await _items_for(fetch, value)
+        records = await _items_for(crm, value)
         refs.item_records.update((i.id, i) for i in records)
         refs.items[value] = match_item(value, records)
 
     await asyncio.gather(*(one(v) for v in values))
 
 
-async def _resolve_taxes(fetch: _Fetcher, refs: ReferenceData, values: set[str]) -> None:
-    records = [tax_record(t) for t in _as_list(await fetch.get("taxes", "invoice/tax"))]
+async def _resolve_taxes(crm: CrmApi, refs: ReferenceData, values: set[str]) -> None:
+    records = [tax_record(t) for t in _as_list(await crm.get("invoice/tax"))]
     refs.tax_records.update((t.id, t) for t in records)
     for value in values:
         refs.taxes[value] = match_tax(value, records)
 
 
-async def _load_currencies(fetch: _Fetcher, refs: ReferenceData) -> None:
-    response = await fetch.get("currencies", "settings/currency")
+async def _load_currencies(crm: CrmApi, refs: ReferenceData) -> None:
+    response = await crm.get("settings/currency")
     refs.currencies = frozenset(_text(c.get("abbreviation")).upper() for c in _as_list(response))
 
 
-async def _load_settings(fetch: _Fetcher, refs: ReferenceData, known: Awaitable[Any] | None) -> None:
-    settings = await known if known is not None else await fetch.get("settings", "invoice/settings")
+async def _load_settings(crm: CrmApi, refs: ReferenceData, known: Awaitable[Any] | None) -> None:
+    settings = await known if known is not None else await crm.get("invoice/settings")
     terms = _text(settings.get("terms")).strip() if isinstance(settings, Mapping) else ""
     refs.default_terms = terms or None
-    refs.settings_loaded = True
 
 
-async def _load_deal_members(fetch: _Fetcher, refs: ReferenceData, deal_id: int) -> None:
-    members = await fetch.get_or_none("deals", f"opportunity/{deal_id}/contact")
+async def _load_deal_members(crm: CrmApi, refs: ReferenceData, deal_id: int) -> None:
+    members = await crm.get_or_none(f"opportunity/{deal_id}/contact")
     if members is None:
         refs.deals[deal_id] = None
         return
@@ -557,9 +468,9 @@ async def _load_deal_members(fetch: _Fetcher, refs: ReferenceData, deal_id: int)
     refs.deals[deal_id] = Deal(deal_id, "", ids)
 
 
-async def _load_deal_title(fetch: _Fetcher, refs: ReferenceData, deal_id: int) -> None:
+async def _load_deal_title(crm: CrmApi, refs: ReferenceData, deal_id: int) -> None:
     """Confirm a deal exists and learn its title (only asked when a membership check failed)."""
-    deal = await fetch.get_or_none("deals", f"opportunity/{deal_id}")
+    deal = await crm.get_or_none(f"opportunity/{deal_id}")
     known = refs.deals.get(deal_id)
     if deal is None or not isinstance(deal, Mapping):
         refs.deals[deal_id] = None
@@ -567,8 +478,8 @@ async def _load_deal_title(fetch: _Fetcher, refs: ReferenceData, deal_id: int) -
         refs.deals[deal_id] = Deal(deal_id, _text(deal.get("title")), known.members)
 
 
-async def _load_contact_info(fetch: _Fetcher, refs: ReferenceData, contact_id: int) -> None:
-    rows = await fetch.get_or_none("addresses", f"contact/{contact_id}/data")
+async def _load_contact_info(crm: CrmApi, refs: ReferenceData, contact_id: int) -> None:
+    rows = await crm.get_or_none(f"contact/{contact_id}/data")
     refs.contact_info[contact_id] = tuple(info_row(r) for r in _as_list(rows))
 
 
@@ -608,23 +519,73 @@ def _wanted(invoices: Iterable[Invoice]) -> _Wanted:
     return wanted
 
 
+@dataclass(frozen=True)
+class Preflight(Resolution):
+    """A :class:`Resolution` that also carries the total the CRM will compute for every invoice without
+    offline errors whose prices and tax rates are all known, even when the pre-flight found another error
+    in it (the workbook shows it beside the problem, e.g. a total mismatch). To fold into Resolution."""
+
+    totals: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _LineRefs:
+    """What one line resolved to (None/0 where it did not)."""
+
+    line: Line
+    item_id: int | None
+    price: Decimal | None
+    tax1_id: int
+    tax1_rate: Decimal | None
+    tax2_id: int
+    tax2_rate: Decimal | None
+
+    def resolved(self) -> ResolvedLine | None:
+        """The resolved line, when the item, its price and every tax's rate are known."""
+        if self.item_id is None or self.price is None:
+            return None
+        if (self.line.tax1 and self.tax1_rate is None) or (self.line.tax2 and self.tax2_rate is None):
+            return None
+        return ResolvedLine(
+            line=self.line,
+            item_id=self.item_id,
+            price=self.price,
+            tax1_id=self.tax1_id,
+            tax2_id=self.tax2_id,
+            tax1_rate=self.tax1_rate,
+            tax2_rate=self.tax2_rate,
+        )
+
+
+@dataclass(frozen=True)
+class _InvoiceRefs:
+    """What one invoice's references resolved to, and the errors found doing so."""
+
+    contact_id: int | None
+    consignee_id: int | None
+    lines: tuple[_LineRefs, ...]
+    errors: tuple[CellError, ...]
+
+
 async def resolve_invoices(
-    invoices: list[Invoice], client: CrmReader, *, settings: Awaitable[Any] | None = None
-) -> ReferenceData:
-    """Resolve the references of every invoice without errors so far; see the module doc.
+    invoices: Sequence[Invoice], crm: CrmApi, *, settings: Awaitable[Any] | None = None
+) -> Preflight:
+    """Resolve the references of the invoices against the CRM; see the module doc.
 
     ``settings``: the CRM's invoice settings when they are fetched anyway (the access check asks for them):
     awaited instead of asking again, and only when some invoice needs the default terms.
 
-    Sets ``contact_id``/``consignee_id`` (None when blank), each line's ``item_id``, tax IDs and rates,
-    blank prices from the catalogue, blank terms from the CRM's default, ``currency`` upper-cased,
-    ``language`` in its canonical spelling and ``total``; appends a CellError for every problem.
-    Invoices that already carry errors get their references checked too (so that every problem of the
-    file is reported at once), but nothing else. Raises CrmRequestError only for failures other than
-    "not found" (the caller decides what an unreachable CRM means).
+    Every invoice without offline errors (``Invoice.errors``) and without pre-flight errors gets a
+    :class:`ResolvedInvoice`: contact and consignee IDs, each line's item ID, price (the catalogue's where
+    the file left it blank), tax IDs and rates, the currency upper-cased, the language in the CRM's
+    spelling, the terms (the CRM's default where blank) and the total. Invoices that already carry errors
+    get their contact, item and tax references checked too (so that every problem of the file is reported
+    at once), but nothing else. Every problem is a CellError in ``errors``; nothing is written into an
+    Invoice. Raises a CrmError only for failures other than "not found" (the caller decides what an
+    unreachable CRM means).
     """
+    sent_before = crm.requests_sent
     refs = ReferenceData()
-    fetch = _Fetcher(client, refs)
     valid = [invoice for invoice in invoices if invoice.is_valid]
     invalid = [invoice for invoice in invoices if not invoice.is_valid]
     wanted = _wanted(valid)
@@ -634,42 +595,57 @@ async def resolve_invoices(
     wanted.taxes |= also.taxes
     first: list[Awaitable[None]] = []
     if wanted.contacts:
-        first.append(_resolve_contacts(fetch, refs, wanted.contacts))
+        first.append(_resolve_contacts(crm, refs, wanted.contacts))
     if wanted.items:
-        first.append(_resolve_items(fetch, refs, wanted.items))
+        first.append(_resolve_items(crm, refs, wanted.items))
     if wanted.taxes:
-        first.append(_resolve_taxes(fetch, refs, wanted.taxes))
+        first.append(_resolve_taxes(crm, refs, wanted.taxes))
     if wanted.currencies:
-        first.append(_load_currencies(fetch, refs))
+        first.append(_load_currencies(crm, refs))
     if wanted.settings:
-        first.append(_load_settings(fetch, refs, settings))
-    first.extend(_load_deal_members(fetch, refs, deal) for deal in sorted(wanted.deals))
+        first.append(_load_settings(crm, refs, settings))
+    first.extend(_load_deal_members(crm, refs, deal) for deal in sorted(wanted.deals))
     await asyncio.gather(*first)
 
+    errors: list[CellError] = []
     for invoice in invalid:
-        _resolve_ids(invoice, refs)
-    for invoice in valid:
-        _resolve_ids(invoice, refs)
-    needing_info = sorted(_contacts_needing_info(valid, refs))
-    second: list[Awaitable[None]] = [_load_contact_info(fetch, refs, cid) for cid in needing_info]
-    not_joined = sorted(_deals_not_joined(valid, refs))
-    second.extend(_load_deal_title(fetch, refs, deal_id) for deal_id in not_joined)
+        errors.extend(_resolve_ids(invoice, refs).errors)
+    found = {invoice.number: _resolve_ids(invoice, refs) for invoice in valid}
+    needing_info = sorted(_contacts_needing_info(valid, found, refs))
+    second: list[Awaitable[None]] = [_load_contact_info(crm, refs, cid) for cid in needing_info]
+    not_joined = sorted(_deals_not_joined(valid, found, refs))
+    second.extend(_load_deal_title(crm, refs, deal_id) for deal_id in not_joined)
     await asyncio.gather(*second)
 
+    resolved: dict[str, ResolvedInvoice] = {}
+    totals: dict[str, Decimal] = {}
     for invoice in valid:
-        _check_invoice(invoice, refs)
-    return refs
+        result, total, problems = _finish(invoice, found[invoice.number], refs)
+        errors.extend(problems)
+        if total is not None:
+            totals[invoice.number] = total
+        if result is not None:
+            resolved[invoice.number] = result
+    return Preflight(
+        resolved=resolved,
+        errors=tuple(errors),
+        requests_sent=crm.requests_sent - sent_before,
+        totals=totals,
+    )
 
 
-def _contacts_needing_info(invoices: Iterable[Invoice], refs: ReferenceData) -> set[int]:
+def _contacts_needing_info(
+    invoices: Iterable[Invoice], found: Mapping[str, _InvoiceRefs], refs: ReferenceData
+) -> set[int]:
     """Contacts whose addresses must be fetched: those an address ID refers to, unless the contact
     record already carried its addresses with their IDs (then they are taken from there)."""
     needed: set[int] = set()
     for invoice in invoices:
-        if invoice.billing_address_id and invoice.contact_id:
-            needed.add(invoice.contact_id)
-        if invoice.delivery_address_id and invoice.consignee_id:
-            needed.add(invoice.consignee_id)
+        ids = found[invoice.number]
+        if invoice.billing_address_id and ids.contact_id:
+            needed.add(ids.contact_id)
+        if invoice.delivery_address_id and ids.consignee_id:
+            needed.add(ids.consignee_id)
     for contact_id in list(needed):
         record = refs.contact_records.get(contact_id)
         if record is not None and record.addresses is not None:
@@ -678,11 +654,14 @@ def _contacts_needing_info(invoices: Iterable[Invoice], refs: ReferenceData) -> 
     return needed
 
 
-def _deals_not_joined(invoices: Iterable[Invoice], refs: ReferenceData) -> set[int]:
+def _deals_not_joined(
+    invoices: Iterable[Invoice], found: Mapping[str, _InvoiceRefs], refs: ReferenceData
+) -> set[int]:
     failing: set[int] = set()
     for invoice in invoices:
         deal = refs.deals.get(invoice.deal_id or 0)
-        if deal is not None and invoice.contact_id and invoice.contact_id not in deal.members:
+        contact_id = found[invoice.number].contact_id
+        if deal is not None and contact_id and contact_id not in deal.members:
             failing.add(deal.id)
     return failing
 
@@ -745,17 +724,18 @@ def reference_error(kind: str, match: Match, row: int | None, column: str, writt
     )
 
 
-def _resolve_ids(invoice: Invoice, refs: ReferenceData) -> None:
-    """Contact, consignee, items and taxes: set the IDs, rates and catalogue prices, or add errors."""
+def _resolve_ids(invoice: Invoice, refs: ReferenceData) -> _InvoiceRefs:
+    """Contact, consignee, items and taxes: their IDs, rates and catalogue prices, and the errors."""
     row = _first_row(invoice)
-    invoice.contact_id = _resolve_contact(invoice, refs, "contact", invoice.contact, row)
-    invoice.consignee_id = _resolve_contact(invoice, refs, "consignee", invoice.consignee, row)
-    for line in invoice.lines:
-        _resolve_line(invoice, line, refs)
+    errors: list[CellError] = []
+    contact_id = _resolve_contact(refs, "contact", invoice.contact, row, errors)
+    consignee_id = _resolve_contact(refs, "consignee", invoice.consignee, row, errors)
+    lines = tuple(_resolve_line(line, refs, errors) for line in invoice.lines)
+    return _InvoiceRefs(contact_id, consignee_id, lines, tuple(errors))
 
 
 def _resolve_contact(
-    invoice: Invoice, refs: ReferenceData, column: str, written: str | None, row: int | None
+    refs: ReferenceData, column: str, written: str | None, row: int | None, errors: list[CellError]
 ) -> int | None:
     if _blank(written):
         return None
@@ -764,29 +744,35 @@ def _resolve_contact(
         return None
     error = reference_error("contact", match, row, column, str(written))
     if error is not None:
-        invoice.errors.append(error)
+        errors.append(error)
     return match.id
 
 
-def _resolve_line(invoice: Invoice, line: Line, refs: ReferenceData) -> None:
+def _resolve_line(line: Line, refs: ReferenceData, errors: list[CellError]) -> _LineRefs:
+    item_id, price = None, line.price
     match = refs.item(line.item) if not _blank(line.item) else None
     if match is not None:
         error = reference_error("item", match, line.row, "item", line.item)
         if error is not None:
-            invoice.errors.append(error)
-        line.item_id = match.id
-        if match.id is not None and line.price is None:
-            line.price = refs.item_records[match.id].price
-    for column, written in (("tax1", line.tax1), ("tax2", line.tax2)):
-        tax_id, rate = _resolve_tax(invoice, refs, line.row, column, written)
-        if column == "tax1":
-            line.tax1_id, line.tax1_rate = tax_id, rate
-        else:
-            line.tax2_id, line.tax2_rate = tax_id, rate
+            errors.append(error)
+        item_id = match.id
+        if match.id is not None and price is None:
+            price = refs.item_records[match.id].price
+    tax1_id, tax1_rate = _resolve_tax(refs, line.row, "tax1", line.tax1, errors)
+    tax2_id, tax2_rate = _resolve_tax(refs, line.row, "tax2", line.tax2, errors)
+    return _LineRefs(
+        line=line,
+        item_id=item_id,
+        price=price,
+        tax1_id=tax1_id,
+        tax1_rate=tax1_rate,
+        tax2_id=tax2_id,
+        tax2_rate=tax2_rate,
+    )
 
 
 def _resolve_tax(
-    invoice: Invoice, refs: ReferenceData, row: int, column: str, written: str | None
+    refs: ReferenceData, row: int, column: str, written: str | None, errors: list[CellError]
 ) -> tuple[int, Decimal | None]:
     if _blank(written):
         return 0, None
@@ -804,17 +790,47 @@ def _resolve_tax(
                 value=error.value,
                 code=error.code,
             )
-        invoice.errors.append(error)
+        errors.append(error)
         return 0, None
     assert match.id is not None
     return match.id, refs.tax_records[match.id].rate
 
 
-def _check_invoice(invoice: Invoice, refs: ReferenceData) -> None:
-    """Everything else the CRM would refuse, then the total."""
-    for check in (_check_currency, _check_language, _check_terms, _check_deal, _check_addresses):
-        invoice.errors.extend(check(invoice, refs))
-    _compute_total(invoice)
+def _finish(
+    invoice: Invoice, ids: _InvoiceRefs, refs: ReferenceData
+) -> tuple[ResolvedInvoice | None, Decimal | None, list[CellError]]:
+    """Everything else the CRM would refuse, then the total: the resolved invoice (None if it has an
+    error), its total (None if a price or rate is unknown) and the errors."""
+    errors = list(ids.errors)
+    currency, currency_errors = _check_currency(invoice, refs)
+    language, language_errors = _check_language(invoice)
+    terms, terms_errors = _check_terms(invoice, refs)
+    errors += currency_errors + language_errors + terms_errors
+    errors += _check_deal(invoice, ids, refs) + _check_addresses(invoice, ids, refs)
+    candidates = [line.resolved() for line in ids.lines]
+    lines = tuple(line for line in candidates if line is not None)
+    total = invoice_cost(lines) if lines and len(lines) == len(candidates) else None
+    expected = invoice.expected_total
+    if total is not None and expected is not None and expected != total:
+        message = (
+            f"The expected total {expected:.2f} differs from the total the CRM will compute, {total:.2f}"
+        )
+        errors.append(_error(invoice, message, "invoice_total", expected, "total_mismatch"))
+    if errors or total is None:
+        return None, total, errors
+    # validated offline: a valid invoice has a contact and a currency, so they resolved or erred above
+    assert ids.contact_id is not None and currency is not None and terms is not None, invoice.number
+    resolved = ResolvedInvoice(
+        invoice=invoice,
+        contact_id=ids.contact_id,
+        consignee_id=ids.consignee_id,
+        currency=currency,
+        language=language,
+        terms=terms,
+        lines=lines,
+        total=total,
+    )
+    return resolved, total, errors
 
 
 def _error(invoice: Invoice, message: str, column: str, value: Any, code: str) -> CellError:
@@ -822,46 +838,46 @@ def _error(invoice: Invoice, message: str, column: str, value: Any, code: str) -
     return CellError(message, row=_first_row(invoice), column=column, value=written, code=code)
 
 
-def _check_currency(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+def _check_currency(invoice: Invoice, refs: ReferenceData) -> tuple[str | None, list[CellError]]:
+    """The CRM's currency code (upper case), or an error."""
     if _blank(invoice.currency) or refs.currencies is None:
-        return []
+        return None, []
     code = str(invoice.currency).strip().upper()
     if code in refs.currencies:
-        invoice.currency = code
-        return []
+        return code, []
     message = f"'{invoice.currency}' is not a currency of the CRM; write an ISO code such as EUR, USD or GBP"
-    return [_error(invoice, message, "currency", invoice.currency, "currency")]
+    return None, [_error(invoice, message, "currency", invoice.currency, "currency")]
 
 
-def _check_language(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+def _check_language(invoice: Invoice) -> tuple[str, list[CellError]]:
+    """The language in the CRM's spelling, or an error."""
     written = (invoice.language or "").strip()
     canonical = LANGUAGE_BY_KEY.get(written.casefold())
     if canonical is not None:
-        invoice.language = canonical
-        return []
+        return canonical, []
     examples = ", ".join(LANGUAGES[:5])
     message = f"'{written}' is not a language the CRM offers; write a culture name such as {examples}"
-    return [_error(invoice, message, "language", invoice.language, "language")]
+    return written, [_error(invoice, message, "language", invoice.language, "language")]
 
 
-def _check_terms(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+def _check_terms(invoice: Invoice, refs: ReferenceData) -> tuple[str | None, list[CellError]]:
+    """The file's terms, or the CRM's default terms where blank, or an error."""
     if not _blank(invoice.terms):
-        return []
+        return invoice.terms, []
     if refs.default_terms:
-        invoice.terms = refs.default_terms
-        return []
+        return refs.default_terms, []
     message = "The terms are blank and the CRM has no default invoice terms: fill in the terms column"
-    return [_error(invoice, message, "terms", "", "terms")]
+    return None, [_error(invoice, message, "terms", "", "terms")]
 
 
-def _check_deal(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+def _check_deal(invoice: Invoice, ids: _InvoiceRefs, refs: ReferenceData) -> list[CellError]:
     if not invoice.deal_id:
         return []
     deal = refs.deals.get(invoice.deal_id)
     if deal is None:
         message = f"No deal with ID {invoice.deal_id} in the CRM"
         return [_error(invoice, message, "deal_id", invoice.deal_id, "deal")]
-    if invoice.contact_id is None or invoice.contact_id in deal.members:
+    if ids.contact_id is None or ids.contact_id in deal.members:
         return []
     title = f" ('{deal.title}')" if deal.title else ""
     message = (
@@ -879,50 +895,27 @@ def _address_ids(refs: ReferenceData, contact_id: int, category: int) -> list[in
     ]
 
 
-def _check_addresses(invoice: Invoice, refs: ReferenceData) -> list[CellError]:
+def _check_addresses(invoice: Invoice, ids: _InvoiceRefs, refs: ReferenceData) -> list[CellError]:
     errors: list[CellError] = []
     billing = invoice.billing_address_id
-    if billing and invoice.contact_id is not None:
-        ids = _address_ids(refs, invoice.contact_id, CATEGORY_BILLING)
-        if billing not in ids:
+    if billing and ids.contact_id is not None:
+        known = _address_ids(refs, ids.contact_id, CATEGORY_BILLING)
+        if billing not in known:
             message = (
                 f"Address {billing} is not a billing address of contact '{invoice.contact}' in the CRM; "
-                + (f"its billing addresses: {', '.join(map(str, ids))}" if ids else "it has none")
+                + (f"its billing addresses: {', '.join(map(str, known))}" if known else "it has none")
             )
             errors.append(_error(invoice, message, "billing_address_id", billing, "address"))
     delivery = invoice.delivery_address_id
     if delivery and _blank(invoice.consignee):
         message = "A delivery address needs a consignee: fill in the consignee or clear the delivery address"
         errors.append(_error(invoice, message, "delivery_address_id", delivery, "address"))
-    elif delivery and invoice.consignee_id is not None:
-        ids = _address_ids(refs, invoice.consignee_id, CATEGORY_POSTAL)
-        if delivery not in ids:
+    elif delivery and ids.consignee_id is not None:
+        known = _address_ids(refs, ids.consignee_id, CATEGORY_POSTAL)
+        if delivery not in known:
             message = (
                 f"Address {delivery} is not a postal address of consignee '{invoice.consignee}' in the CRM; "
-                + (f"its postal addresses: {', '.join(map(str, ids))}" if ids else "it has none")
+                + (f"its postal addresses: {', '.join(map(str, known))}" if known else "it has none")
             )
             errors.append(_error(invoice, message, "delivery_address_id", delivery, "address"))
     return errors
-
-
-def _tax_unknown(line: Line) -> bool:
-    return bool((line.tax1 and line.tax1_rate is None) or (line.tax2 and line.tax2_rate is None))
-
-
-def _compute_total(invoice: Invoice) -> None:
-    """The CRM's total, when every price and rate is known; compared with the expected total."""
-    lines = invoice.lines
-    if not lines or any(line.price is None or line.item_id is None for line in lines):
-        return
-    if any(_tax_unknown(line) for line in lines):
-        return
-    invoice.total = invoice_cost(lines)
-    expected = invoice.expected_total
-    if expected is None or expected == invoice.total:
-        return
-    if any(error.code == "total_mismatch" for error in invoice.errors):
-        return
-    message = (
-        f"The expected total {expected:.2f} differs from the total the CRM will compute, {invoice.total:.2f}"
-    )
-    invoice.errors.append(_error(invoice, message, "invoice_total", expected, "total_mismatch"))

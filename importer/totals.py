@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from importer.models import Line
+from importer.models import ResolvedLine
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -39,13 +39,13 @@ def line_cost(
     return net + tax1 + tax2
 
 
-def invoice_cost(lines: Iterable[Line]) -> Decimal:
-    """Total of an invoice whose lines have a price and (where taxed) a known tax rate."""
-    total = Decimal(0)
-    for line in lines:
-        if line.price is None:
-            raise ValueError(f"row {line.row}: the price is not known yet")
-        if (line.tax1 and line.tax1_rate is None) or (line.tax2 and line.tax2_rate is None):
-            raise ValueError(f"row {line.row}: a tax rate is not known yet")
-        total += line_cost(line.price, line.quantity, line.discount, line.tax1_rate, line.tax2_rate)
+def invoice_cost(lines: Iterable[ResolvedLine]) -> Decimal:
+    """The total of an invoice's resolved lines (each has its price and its taxes' rates)."""
+    total = sum(
+        (
+            line_cost(line.price, line.line.quantity, line.line.discount, line.tax1_rate, line.tax2_rate)
+            for line in lines
+        ),
+        Decimal(0),
+    )
     return r2(total)

@@ -12,12 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from importer.client import CrmClient, RateLimiter, RetryPolicy, parse_retry_after
+from importer.client import PAGE_SIZE, CrmClient, RateLimiter, RetryPolicy, parse_retry_after
 from importer.errors import (
     CrmAuthError,
     CrmRequestError,
     CrmUnreachableError,
+    ForbiddenError,
     InsecureUrlError,
+    NotFoundError,
+    RefusedError,
     TransientError,
     UsageError,
     exit_code,
@@ -214,24 +217,41 @@ def test_404_is_a_request_error_and_find_invoice_returns_none() -> None:
     async def go() -> Any:
         async with client:
             found = await client.find_invoice("INV-1")
-            with pytest.raises(CrmRequestError) as info:
+            missing = await client.get_or_none("invoice/98")
+            with pytest.raises(NotFoundError) as info:
                 await client.get("invoice/99")
-            return found, info.value.status
+            return found, missing, info.value.status
 
-    assert run(go()) == (None, 404)
+    assert run(go()) == (None, None, 404)
 
 
-def test_invoice_exists_reads_the_boolean() -> None:
-    handler, seen = scripted(ok(True))
+def test_find_invoice_asks_by_number() -> None:
+    handler, seen = scripted(ok({"id": 7, "number": "INV-7"}))
     client, _, _ = make_client(handler)
 
-    async def go() -> bool:
+    async def go() -> Any:
         async with client:
-            return await client.invoice_exists("INV-7")
+            return await client.find_invoice("INV-7")
 
-    assert run(go()) is True
-    assert seen[0].url.path == "/api/2.0/crm/invoice/bynumber/exist"
+    assert run(go()) == {"id": 7, "number": "INV-7"}
+    assert seen[0].url.path == "/api/2.0/crm/invoice/bynumber"
     assert seen[0].url.params["number"] == "INV-7"
+
+
+def test_403_and_other_refusals_are_typed() -> None:
+    handler, _ = scripted(error(403, "Access denied"), error(400, "Value does not fall"), error(500, "Boom"))
+    client, _, _ = make_client(handler)
+
+    async def go() -> list[type[Exception]]:
+        kinds = []
+        async with client:
+            for path in ("contact/9", "invoice/1", "invoice/2"):
+                with pytest.raises(CrmRequestError) as info:
+                    await client.get_or_none(path)  # only "not found" is None
+                kinds.append(type(info.value))
+        return kinds
+
+    assert run(go()) == [ForbiddenError, RefusedError, RefusedError]
 
 
 def test_an_answer_that_is_not_an_envelope_is_reported() -> None:
@@ -378,36 +398,100 @@ def test_post_returns_the_created_object() -> None:
 # ------------------------------------------------------------------ paging and pacing
 
 
-def test_get_all_pages_until_total() -> None:
-    data = list(range(2500))
-    seen: list[httpx.Request] = []
+def paged(data: list[Any], seen: list[httpx.Request], *, total: bool = True) -> Handler:
+    """A paged list of ``data`` (its ``total`` in the envelope unless ``total`` is False)."""
 
     async def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         start, count = int(request.url.params["startIndex"]), int(request.url.params["count"])
-        return ok(data[start : start + count], total=len(data), count=min(count, len(data) - start))
+        page = data[start : start + count]
+        return ok(page, **({"total": len(data), "count": len(page)} if total else {"count": len(page)}))
 
-    client, _, _ = make_client(handler)
+    return handler
+
+
+def test_list_all_pages_until_total() -> None:
+    data = list(range(2500))
+    seen: list[httpx.Request] = []
+    client, _, _ = make_client(paged(data, seen))
 
     async def go() -> Any:
         async with client:
-            return await client.get_all("invoice/filter", {"sortBy": "Id"})
+            return await client.list_all("invoice/filter", {"sortBy": "Id"})
 
     assert run(go()) == data
     assert len(seen) == 3
     assert seen[0].url.params["sortBy"] == "Id"
+    assert [int(r.url.params["startIndex"]) for r in seen] == [0, 1000, 2000]
 
 
-def test_get_all_stops_at_a_full_last_page_when_total_is_reached() -> None:
-    handler, seen = scripted(ok([1, 2], total=2))
-    client, _, _ = make_client(handler)
+def test_list_all_stops_at_a_full_last_page_when_total_is_reached() -> None:
+    data = list(range(PAGE_SIZE))
+    seen: list[httpx.Request] = []
+    client, _, _ = make_client(paged(data, seen))
 
     async def go() -> Any:
         async with client:
-            return await client.get_all("contact/filter", page_size=2)
+            return await client.list_all("contact/filter")
 
-    assert run(go()) == [1, 2]
+    assert run(go()) == data
     assert len(seen) == 1
+
+
+def test_list_all_without_a_total_pages_until_a_short_page() -> None:
+    data = list(range(2 * PAGE_SIZE + 5))
+    seen: list[httpx.Request] = []
+    client, _, _ = make_client(paged(data, seen, total=False))
+
+    async def go() -> Any:
+        async with client:
+            return await client.list_all("contact/filter")
+
+    assert run(go()) == data
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize(
+    ("items", "lookups", "requests", "listed"),
+    [
+        (2500, 1, 0, False),  # one look-up cannot cost more than the first page: nothing sent
+        (500, 2, 1, True),  # one page holds them all
+        (2500, 3, 3, True),  # two more pages are cheaper than three look-ups
+        (2500, 2, 1, False),  # two more pages are not cheaper than two look-ups: the probe only
+        (5500, 5, 1, False),
+        (5500, 6, 6, True),
+    ],
+)
+def test_list_all_lists_only_when_cheaper_than_the_lookups(
+    items: int, lookups: int, requests: int, listed: bool
+) -> None:
+    data = list(range(items))
+    seen: list[httpx.Request] = []
+    client, _, _ = make_client(paged(data, seen))
+
+    async def go() -> Any:
+        async with client:
+            return await client.list_all("invoice/filter", cheaper_than=lookups)
+
+    assert run(go()) == (data if listed else None)
+    assert len(seen) == requests
+
+
+def test_list_all_without_a_total_cannot_prove_a_full_listing_cheaper() -> None:
+    seen: list[httpx.Request] = []
+    client, _, _ = make_client(paged(list(range(1500)), seen, total=False))
+    short: list[httpx.Request] = []
+    other, _, _ = make_client(paged(list(range(30)), short, total=False))
+
+    async def go() -> Any:
+        async with client, other:
+            return (
+                await client.list_all("invoice/filter", cheaper_than=5),
+                await other.list_all("invoice/filter", cheaper_than=5),
+            )
+
+    assert run(go()) == (None, list(range(30)))
+    assert (len(seen), len(short)) == (1, 1)
 
 
 def test_concurrency_bounds_requests_in_flight() -> None:
@@ -426,7 +510,7 @@ def test_concurrency_bounds_requests_in_flight() -> None:
 
     async def go() -> None:
         async with client:
-            await asyncio.gather(*(client.invoice_exists(str(n)) for n in range(12)))
+            await asyncio.gather(*(client.get(f"invoice/{n}") for n in range(12)))
 
     run(go())
     assert peak == 3
@@ -439,7 +523,7 @@ def test_rate_limit_paces_all_requests() -> None:
     async def go() -> float:
         async with client:
             started = time.monotonic()
-            await asyncio.gather(*(client.invoice_exists(str(n)) for n in range(7)))
+            await asyncio.gather(*(client.get(f"invoice/{n}") for n in range(7)))
             return time.monotonic() - started
 
     assert run(go()) >= 0.4  # 7 requests at 3 per 0.2 s need three windows
@@ -473,7 +557,7 @@ def test_an_unreadable_ca_bundle_is_reported_before_anything_is_sent(tmp_path: A
     assert client.requests_sent == 0
 
 
-def test_get_all_fetches_the_pages_after_the_first_side_by_side() -> None:
+def test_list_all_fetches_the_pages_after_the_first_side_by_side() -> None:
     """With the total known from the first page, the other pages go out together (paced), not in turn."""
     in_flight, most = 0, 0
     items = list(range(2500))
@@ -494,7 +578,7 @@ def test_get_all_fetches_the_pages_after_the_first_side_by_side() -> None:
         async with CrmClient(
             "http://127.0.0.1:9", token="t", transport=httpx.MockTransport(crm), rate=None
         ) as c:
-            return await c.get_all("invoice/filter", page_size=1000)
+            return await c.list_all("invoice/filter")
 
     assert asyncio.run(go()) == items
     assert most == 2  # pages 2 and 3 at once, after page 1

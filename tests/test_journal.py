@@ -11,7 +11,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from importer.errors import JournalLockedError, exit_code
+from importer.errors import JournalError, JournalLockedError, exit_code
 from importer.journal import Journal, JournalState, default_journal_path
 
 URL = "https://crm.example.com"
@@ -104,3 +104,13 @@ def test_default_path_is_one_file_per_crm_url_in_the_state_folder() -> None:
     assert first != default_journal_path("https://crm.example.com/other")
     assert first.parent == platformdirs.user_state_path("invoice-import")
     assert first.name.startswith("crm.example.com-") and first.suffix == ".sqlite"
+
+
+def test_a_journal_that_is_not_a_database_is_a_journal_error_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"this is not a SQLite database, it is text " * 100)
+    with pytest.raises(JournalError, match="cannot be used") as info:
+        Journal.open(path, URL)
+    assert exit_code(info.value) == 2
+    with Journal.open(tmp_path / "other.sqlite", URL):  # the lock of the refused one was let go
+        pass

@@ -9,8 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,43 +20,33 @@ import pytest
 from importer.client import CrmClient, RetryPolicy
 from importer.errors import CrmAuthError, CrmUnreachableError, JournalLockedError
 from importer.journal import Journal, JournalState
-from importer.models import CellError, Invoice, Line, Outcome, Status
-from importer.post import build_payload, classify_existing, content_hash, post_invoices
+from importer.models import Outcome, ResolvedInvoice, Status
+from importer.payload import build_payload, content_hash
+from importer.post import Posted, classify_existing, post_invoices
 from importer.sandbox import SandboxServer
-from importer.totals import invoice_cost
+from tests import builders
 
 TOKEN = "sandbox"
 CREATE_ROUTE = ("POST", "/api/2.0/crm/invoice")
+Outcomes = dict[str, Outcome]
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def make_invoice(number: str, *, quantity: str = "100", item_id: int = 1, price: str = "7.70") -> Invoice:
-    line = Line(
-        row=2,
-        item=str(item_id),
-        quantity=Decimal(quantity),
-        price=Decimal(price),
-        discount=Decimal("25"),
-        item_id=item_id,
-        tax1="1",
-        tax1_id=1,
-        tax1_rate=Decimal("20"),
-    )
-    invoice = Invoice(
-        number=number,
-        rows=[2],
-        lines=[line],
-        issue_date=date(2026, 6, 1),
-        due_date=date(2026, 7, 1),
-        contact="Acme Ltd",
-        currency="EUR",
-        terms="Net 30",
-        contact_id=1,
-    )
-    invoice.total = invoice_cost(invoice.lines)
-    return invoice
+def make_invoice(
+    number: str,
+    *,
+    quantity: str = "100",
+    item_id: int = 1,
+    price: str = "7.70",
+    description: str | None = None,
+    **values: Any,
+) -> ResolvedInvoice:
+    """A resolved invoice of one line: ``quantity`` of item ``item_id`` at ``price``, 25% off, tax 1 (20%)."""
+    line = builders.line(2, str(item_id), quantity, price, discount="25", tax1="1", description=description)
+    source = builders.invoice(number, [line], contact="Acme Ltd", **values)
+    return builders.resolved(source, item_ids=[item_id], tax_ids=[(1, Decimal("20"))])
 
 
 async def quick_sleep(delay: float) -> None:
@@ -75,21 +64,57 @@ def make_client(server: SandboxServer, **kwargs: Any) -> CrmClient:
     return CrmClient(server.url, **options)
 
 
+async def classify_then_post(
+    invoices: list[ResolvedInvoice],
+    client: CrmClient,
+    journal: Journal,
+    *,
+    post: bool = True,
+    stop: asyncio.Event | None = None,
+) -> tuple[Outcomes, Posted | None]:
+    """classify_existing, then post_invoices of those it did not settle, as the pipeline does: every
+    outcome by number, and what posting returned (None when not posting)."""
+    outcomes = await classify_existing(invoices, client, journal)
+    if not post:
+        return outcomes, None
+    posted = await post_invoices(
+        [i for i in invoices if i.number not in outcomes], client, journal, stop=stop
+    )
+    return {**outcomes, **posted.outcomes}, posted
+
+
 def run_import(
-    server: SandboxServer, journal_path: Path, invoices: list[Invoice], *, post: bool = True, **kwargs: Any
-) -> CrmClient:
-    """classify_existing then post_invoices, as the pipeline does; returns the (closed) client."""
+    server: SandboxServer,
+    journal_path: Path,
+    invoices: list[ResolvedInvoice],
+    *,
+    post: bool = True,
+    **kwargs: Any,
+) -> Outcomes:
+    """classify_existing then post_invoices, as the pipeline does; every outcome by number."""
     client = make_client(server, **kwargs)
 
-    async def go() -> None:
+    async def go() -> Outcomes:
         with Journal.open(journal_path, server.url) as journal:
             async with client:
-                await classify_existing(invoices, client, journal)
-                if post:
-                    await post_invoices(invoices, client, journal)
+                outcomes, posted = await classify_then_post(invoices, client, journal, post=post)
+        assert posted is None or posted.fatal is None, posted.fatal
+        return outcomes
 
-    asyncio.run(go())
-    return client
+    return asyncio.run(go())
+
+
+def post_only(
+    client: CrmClient, journal_path: Path, url: str, invoices: list[ResolvedInvoice], **kwargs: Any
+) -> Posted:
+    """post_invoices alone (no classification first)."""
+
+    async def go() -> Posted:
+        with Journal.open(journal_path, url) as journal:
+            async with client:
+                return await post_invoices(invoices, client, journal, **kwargs)
+
+    return asyncio.run(go())
 
 
 def crm_numbers(server: SandboxServer) -> Counter[str]:
@@ -106,7 +131,7 @@ def crm_numbers(server: SandboxServer) -> Counter[str]:
     return Counter(str(invoice["number"]).casefold() for invoice in response.json()["response"])
 
 
-def create_directly(server: SandboxServer, invoice: Invoice) -> int:
+def create_directly(server: SandboxServer, invoice: ResolvedInvoice) -> int:
     response = httpx.post(
         f"{server.url}/api/2.0/crm/invoice", json=build_payload(invoice), headers={"Authorization": TOKEN}
     )
@@ -114,8 +139,9 @@ def create_directly(server: SandboxServer, invoice: Invoice) -> int:
     return int(response.json()["response"]["id"])
 
 
-def statuses(invoices: list[Invoice]) -> Counter[Status]:
-    return Counter(invoice.status for invoice in invoices)
+def statuses(outcomes: Mapping[str, Outcome], invoices: Iterable[ResolvedInvoice]) -> Counter[Status]:
+    """The status of each invoice (every one has an outcome)."""
+    return Counter(outcomes[invoice.number].status for invoice in invoices)
 
 
 @pytest.fixture
@@ -136,9 +162,7 @@ def journal_path(tmp_path: Path) -> Path:
 
 
 def test_payload_is_the_exact_body_the_crm_reads() -> None:
-    invoice = make_invoice("INV-001")
-    invoice.purchase_order_number = "PO-7"
-    invoice.lines[0].description = "Blue widgets"
+    invoice = make_invoice("INV-001", purchase_order_number="PO-7", description="Blue widgets")
     assert build_payload(invoice) == {
         "number": "INV-001",
         "issueDate": "2026-06-01",
@@ -168,17 +192,6 @@ def test_payload_is_the_exact_body_the_crm_reads() -> None:
     }
 
 
-def test_payload_of_an_unresolved_invoice_is_refused() -> None:
-    invoice = make_invoice("INV-1")
-    invoice.terms = None
-    with pytest.raises(ValueError, match="INV-1"):
-        build_payload(invoice)
-    invoice = make_invoice("INV-2")
-    invoice.lines[0].item_id = None
-    with pytest.raises(ValueError, match="row 2"):
-        build_payload(invoice)
-
-
 def test_content_hash_is_canonical() -> None:
     payload = build_payload(make_invoice("A"))
     reordered = dict(reversed(list(payload.items())))
@@ -191,45 +204,41 @@ def test_content_hash_is_canonical() -> None:
 
 def test_posting_creates_each_invoice_with_the_crm_total(server: SandboxServer, journal_path: Path) -> None:
     invoices = [make_invoice(f"INV-{n:03}", quantity=str(n)) for n in range(1, 6)]
-    invalid = make_invoice("BAD-1")
-    invalid.errors.append(CellError("broken"))
-    seen: list[str] = []
+    seen: list[tuple[str, Status]] = []
 
-    client = make_client(server)
-
-    async def go() -> None:
-        with Journal.open(journal_path, server.url) as journal:
-            async with client:
-                await post_invoices(
-                    [*invoices, invalid], client, journal, progress=lambda i: seen.append(i.number)
-                )
-
-    asyncio.run(go())
-    assert statuses(invoices) == {Status.CREATED: 5}
-    assert invalid.outcome is None
-    assert sorted(seen) == [i.number for i in invoices]
+    posted = post_only(
+        make_client(server),
+        journal_path,
+        server.url,
+        invoices,
+        progress=lambda number, outcome: seen.append((number, outcome.status)),
+    )
+    assert posted.fatal is None
+    assert statuses(posted.outcomes, invoices) == {Status.CREATED: 5}
+    assert sorted(posted.outcomes) == [i.number for i in invoices]  # one outcome per invoice given
+    assert sorted(seen) == [(i.number, Status.CREATED) for i in invoices]
     for invoice in invoices:
-        assert invoice.outcome is not None and invoice.outcome.crm_id is not None
-        assert invoice.outcome.crm_total == invoice.total
+        outcome = posted.outcomes[invoice.number]
+        assert outcome.crm_id is not None and outcome.crm_total == invoice.total
     assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
     with Journal.open(journal_path, server.url) as journal:
         entry = journal.entry("inv-003")
     assert entry is not None and entry.state is JournalState.CREATED
-    assert entry.crm_id == invoices[2].outcome.crm_id  # type: ignore[union-attr]
+    assert entry.crm_id == posted.outcomes["INV-003"].crm_id
 
 
 def test_a_rerun_skips_what_was_created_with_the_same_ids(server: SandboxServer, journal_path: Path) -> None:
     first = [make_invoice(f"INV-{n}") for n in range(4)]
-    run_import(server, journal_path, first)
-    ids = {i.number: i.outcome.crm_id for i in first if i.outcome}
+    outcomes = run_import(server, journal_path, first)
+    ids = {number: outcome.crm_id for number, outcome in outcomes.items()}
     creates = server.stats.invoice_creates
 
     again = [make_invoice(f"INV-{n}") for n in range(4)]
-    run_import(server, journal_path, again)
-    assert statuses(again) == {Status.SKIPPED: 4}
-    assert {i.number: i.outcome.crm_id for i in again if i.outcome} == ids
-    assert all(i.outcome and i.outcome.crm_total == i.total for i in again)
-    assert all(i.outcome and "differs" not in i.outcome.message for i in again)
+    outcomes = run_import(server, journal_path, again)
+    assert statuses(outcomes, again) == {Status.SKIPPED: 4}
+    assert {number: outcome.crm_id for number, outcome in outcomes.items()} == ids
+    assert all(outcomes[i.number].crm_total == i.total for i in again)
+    assert all("differs" not in outcomes[i.number].message for i in again)
     assert server.stats.invoice_creates == creates
 
 
@@ -238,9 +247,9 @@ def test_changed_rows_are_skipped_with_a_note_never_posted_again(
 ) -> None:
     run_import(server, journal_path, [make_invoice("INV-9")])
     changed = make_invoice("INV-9", quantity="3")
-    run_import(server, journal_path, [changed])
-    assert changed.outcome is not None and changed.outcome.status is Status.SKIPPED
-    assert "differs from what was imported" in changed.outcome.message
+    outcome = run_import(server, journal_path, [changed])["INV-9"]
+    assert outcome.status is Status.SKIPPED
+    assert "differs from what was imported" in outcome.message
     assert server.stats.invoice_creates == 1
     assert crm_numbers(server) == Counter({"inv-9": 1})
 
@@ -250,10 +259,10 @@ def test_someone_elses_invoice_with_the_number_is_reported_as_exists(
 ) -> None:
     theirs = create_directly(server, make_invoice("INV-77"))
     invoices = [make_invoice("inv-77"), make_invoice("INV-78")]
-    run_import(server, journal_path, invoices)
-    assert invoices[0].outcome is not None and invoices[0].outcome.status is Status.EXISTS
-    assert invoices[0].outcome.crm_id == theirs
-    assert invoices[1].status is Status.CREATED
+    outcomes = run_import(server, journal_path, invoices)
+    assert outcomes["inv-77"].status is Status.EXISTS
+    assert outcomes["inv-77"].crm_id == theirs
+    assert outcomes["INV-78"].status is Status.CREATED
     assert crm_numbers(server) == Counter({"inv-77": 1, "inv-78": 1})
 
 
@@ -261,41 +270,32 @@ def test_a_number_taken_after_the_check_is_exists_not_adopted(
     server: SandboxServer, journal_path: Path
 ) -> None:
     invoice = make_invoice("INV-5")
-    run_import(server, journal_path, [invoice], post=False)
-    assert invoice.outcome is None  # free at the check
-    other = make_invoice("INV-5", quantity="1")
-    other.lines[0].item_id = 2
-    theirs = create_directly(server, other)
-    run_import(server, journal_path, [invoice])  # classify again: now taken
-    assert invoice.outcome is not None and invoice.outcome.status is Status.EXISTS
-    assert invoice.outcome.crm_id == theirs
+    assert run_import(server, journal_path, [invoice], post=False) == {}  # free at the check
+    theirs = create_directly(server, make_invoice("INV-5", quantity="1", item_id=2))
+    outcome = run_import(server, journal_path, [invoice])["INV-5"]  # classify again: now taken
+    assert outcome.status is Status.EXISTS
+    assert outcome.crm_id == theirs
 
     late = make_invoice("INV-6")  # taken between the check and the create: the CRM answers 400
 
-    async def go() -> None:
+    async def go() -> Outcomes:
         with Journal.open(journal_path, server.url) as journal:
             async with make_client(server) as client:
-                await classify_existing([late], client, journal)
-                create_directly(server, _with_item(make_invoice("INV-6"), 2))
-                await post_invoices([late], client, journal)
+                assert await classify_existing([late], client, journal) == {}
+                create_directly(server, make_invoice("INV-6", item_id=2))
+                return (await post_invoices([late], client, journal)).outcomes
 
-    asyncio.run(go())
-    assert late.outcome is not None and late.outcome.status is Status.EXISTS
+    assert asyncio.run(go())["INV-6"].status is Status.EXISTS
     assert crm_numbers(server)["inv-6"] == 1
-
-
-def _with_item(invoice: Invoice, item_id: int) -> Invoice:
-    invoice.lines[0].item_id = item_id
-    return invoice
 
 
 def test_a_refused_invoice_fails_saying_what_was_sent_and_what_the_crm_answered(
     server: SandboxServer, journal_path: Path
 ) -> None:
-    invoice = _with_item(make_invoice("INV-404"), 999)
-    run_import(server, journal_path, [invoice])
-    assert invoice.outcome is not None and invoice.outcome.status is Status.FAILED
-    message = invoice.outcome.message
+    invoice = make_invoice("INV-404", item_id=999)
+    outcome = run_import(server, journal_path, [invoice])["INV-404"]
+    assert outcome.status is Status.FAILED
+    message = outcome.message
     assert "400" in message and "Value does not fall within the expected range." in message
     assert '"invoiceItemID": 999' in message and "nothing was created" in message
     with Journal.open(journal_path, server.url) as journal:
@@ -303,8 +303,7 @@ def test_a_refused_invoice_fails_saying_what_was_sent_and_what_the_crm_answered(
     assert entry is not None and entry.state is JournalState.FAILED
     # fixed in the file and run again: posted
     fixed = make_invoice("INV-404")
-    run_import(server, journal_path, [fixed])
-    assert fixed.status is Status.CREATED
+    assert run_import(server, journal_path, [fixed])["INV-404"].status is Status.CREATED
     stored = b"".join(p.read_bytes() for p in journal_path.parent.glob(journal_path.name + "*"))
     assert b"INV-404" in stored and TOKEN.encode() not in stored  # the secret never reaches the journal
 
@@ -313,10 +312,10 @@ def test_numbers_differing_only_in_case_are_never_created_twice(
     server: SandboxServer, journal_path: Path
 ) -> None:
     invoices = [make_invoice("DUP-1"), make_invoice("dup-1"), make_invoice("Dup-1")]
-    run_import(server, journal_path, invoices, concurrency=3)
+    outcomes = run_import(server, journal_path, invoices, concurrency=3)
     assert crm_numbers(server) == Counter({"dup-1": 1})
     assert server.stats.invoice_creates == 1
-    assert statuses(invoices)[Status.CREATED] == 1
+    assert statuses(outcomes, invoices)[Status.CREATED] == 1
 
 
 # ----------------------------------------------------------------------------- interruption and crashes
@@ -330,9 +329,9 @@ def test_a_posting_entry_whose_invoice_landed_is_adopted_without_posting(
     with Journal.open(journal_path, server.url) as journal:
         journal.mark_posting("INV-K", content_hash(build_payload(invoice)))
     again = make_invoice("INV-K")
-    run_import(server, journal_path, [again])
-    assert again.outcome is not None and again.outcome.status is Status.SKIPPED
-    assert again.outcome.crm_id == crm_id and again.outcome.crm_total == again.total
+    outcome = run_import(server, journal_path, [again])["INV-K"]
+    assert outcome.status is Status.SKIPPED
+    assert outcome.crm_id == crm_id and outcome.crm_total == again.total
     assert server.stats.invoice_creates == 1
     with Journal.open(journal_path, server.url) as journal:
         entry = journal.entry("INV-K")
@@ -345,15 +344,9 @@ def test_a_posting_entry_whose_invoice_did_not_land_is_posted_once(
     invoice = make_invoice("INV-L")
     with Journal.open(journal_path, server.url) as journal:
         journal.mark_posting("INV-L", content_hash(build_payload(invoice)))
-    client = make_client(server)
-
-    async def go() -> None:  # post without classifying first: post_invoices looks the number up itself
-        with Journal.open(journal_path, server.url) as journal:
-            async with client:
-                await post_invoices([invoice], client, journal)
-
-    asyncio.run(go())
-    assert invoice.status is Status.CREATED
+    # post without classifying first: post_invoices looks the number up itself
+    posted = post_only(make_client(server), journal_path, server.url, [invoice])
+    assert posted.outcomes["INV-L"].status is Status.CREATED
     assert server.stats.routes().get(("GET", "/api/2.0/crm/invoice/bynumber"), 0) == 1
     assert crm_numbers(server) == Counter({"inv-l": 1})
 
@@ -364,18 +357,21 @@ def test_stop_starts_nothing_new_and_leaves_the_rest_pending(
     invoices = [make_invoice(f"S-{n}") for n in range(10)]
     stop = asyncio.Event()
 
-    async def go() -> None:
-        with Journal.open(journal_path, server.url) as journal:
-            async with make_client(server, concurrency=2) as client:
-                await post_invoices(invoices, client, journal, stop=stop, progress=lambda _: stop.set())
-
-    asyncio.run(go())
-    counts = statuses(invoices)
+    posted = post_only(
+        make_client(server, concurrency=2),
+        journal_path,
+        server.url,
+        invoices,
+        stop=stop,
+        progress=lambda number, outcome: stop.set(),
+    )
+    counts = statuses(posted.outcomes, invoices)
     assert 1 <= counts[Status.CREATED] <= 2  # the in-flight ones finished
     assert counts[Status.CREATED] + counts[Status.PENDING] == 10
-    pending = [i for i in invoices if i.status is Status.PENDING]
-    assert all(i.outcome is not None and "interrupted" in i.outcome.message for i in pending)
+    pending = [o for o in posted.outcomes.values() if o.status is Status.PENDING]
+    assert all("interrupted" in outcome.message for outcome in pending)
     assert sum(crm_numbers(server).values()) == counts[Status.CREATED]
+    assert posted.fatal is None
 
 
 def test_a_second_run_against_the_same_crm_is_refused(server: SandboxServer, journal_path: Path) -> None:
@@ -392,15 +388,15 @@ def test_error_rate_every_number_exactly_once_then_skipped(
 ) -> None:
     invoices = [make_invoice(f"E-{n:02}", quantity=str(n + 1)) for n in range(25)]
     server = sandbox_factory(random_seed=7, error_rate=0.3)
-    run_import(server, journal_path, invoices)
+    outcomes = run_import(server, journal_path, invoices)
     assert server.stats.unavailable > 0
-    assert statuses(invoices) == {Status.CREATED: 25}
-    assert all(i.outcome and i.outcome.crm_total == i.total for i in invoices)
+    assert statuses(outcomes, invoices) == {Status.CREATED: 25}
+    assert all(outcomes[i.number].crm_total == i.total for i in invoices)
     assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
     again = [make_invoice(f"E-{n:02}", quantity=str(n + 1)) for n in range(25)]
-    run_import(server, journal_path, again)
-    assert statuses(again) == {Status.SKIPPED: 25}
-    assert [i.outcome.crm_id for i in again if i.outcome] == [i.outcome.crm_id for i in invoices if i.outcome]
+    outcomes_again = run_import(server, journal_path, again)
+    assert statuses(outcomes_again, again) == {Status.SKIPPED: 25}
+    assert [outcomes_again[i.number].crm_id for i in again] == [outcomes[i.number].crm_id for i in invoices]
     assert server.stats.invoice_creates == 25
 
 
@@ -409,22 +405,22 @@ def test_dropped_answers_are_adopted_never_posted_twice(
 ) -> None:
     invoices = [make_invoice(f"D-{n:02}") for n in range(25)]
     server = sandbox_factory(random_seed=7, drop_rate=0.5, racy_numbers=True, latency_ms=2, jitter_ms=5)
-    run_import(server, journal_path, invoices, concurrency=6)
+    outcomes = run_import(server, journal_path, invoices, concurrency=6)
     assert server.stats.drops > 0
-    assert statuses(invoices) == {Status.CREATED: 25}
+    assert statuses(outcomes, invoices) == {Status.CREATED: 25}
     assert server.stats.invoice_creates == 25  # not one create more than invoices
     assert server.stats.routes()[CREATE_ROUTE] == 25  # a lost answer is looked up, never re-sent
-    adopted = [i for i in invoices if i.outcome and "adopted" in i.outcome.message]
+    adopted = [i for i in invoices if "adopted" in outcomes[i.number].message]
     assert len(adopted) == server.stats.drops
-    assert all(i.outcome and i.outcome.crm_total == i.total for i in adopted)
+    assert all(outcomes[i.number].crm_total == i.total for i in adopted)
     assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
 
 
 def test_both_faults_at_once(sandbox_factory: FaultServer, journal_path: Path) -> None:
     invoices = [make_invoice(f"F-{n:02}") for n in range(30)]
     server = sandbox_factory(random_seed=7, drop_rate=0.3, error_rate=0.2)
-    run_import(server, journal_path, invoices)
-    assert statuses(invoices) == {Status.CREATED: 30}
+    outcomes = run_import(server, journal_path, invoices)
+    assert statuses(outcomes, invoices) == {Status.CREATED: 30}
     assert crm_numbers(server) == Counter({i.number.casefold(): 1 for i in invoices})
     assert server.stats.invoice_creates == 30
 
@@ -436,20 +432,17 @@ def test_give_up_after_the_retry_bound_with_the_reason(
     server = sandbox_factory(random_seed=7, error_rate=1.0)
     client = make_client(server, retry=RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001))
 
-    async def go() -> None:
-        with Journal.open(journal_path, server.url) as journal:
-            async with client:
-                await post_invoices([invoice], client, journal)
-
-    with pytest.raises(CrmUnreachableError):  # the CRM cannot be used: the run ends with exit 3
-        asyncio.run(go())
+    posted = post_only(client, journal_path, server.url, [invoice])
+    # the CRM cannot be used: returned with every outcome, for the run to end with exit 3
+    assert isinstance(posted.fatal, CrmUnreachableError)
     assert server.stats.invoice_creates == 0
     with Journal.open(journal_path, server.url) as journal:
         entry = journal.entry("G-1")
     assert entry is not None and entry.state is JournalState.POSTING  # the next run looks it up first
     # the first POST got 503, then its look-up exhausted the retries: unknown, so pending, not failed
-    assert invoice.outcome is not None and invoice.outcome.status is Status.PENDING
-    assert "run the same import again" in invoice.outcome.message
+    outcome = posted.outcomes["G-1"]
+    assert outcome.status is Status.PENDING
+    assert "run the same import again" in outcome.message
     with Journal.open(journal_path, "http://127.0.0.1:1") as journal:
         assert journal.entry("G-1") is None  # keyed per CRM
 
@@ -459,9 +452,9 @@ def test_the_rate_limit_is_respected_across_all_requests(
 ) -> None:
     invoices = [make_invoice(f"R-{n:02}") for n in range(24)]
     server = sandbox_factory(random_seed=7, rate_limit=(12, 0.5))
-    run_import(server, journal_path, invoices, rate=(12, 0.5), concurrency=8)
+    outcomes = run_import(server, journal_path, invoices, rate=(12, 0.5), concurrency=8)
     assert server.stats.unavailable == 0
-    assert statuses(invoices) == {Status.CREATED: 24}
+    assert statuses(outcomes, invoices) == {Status.CREATED: 24}
 
 
 # ----------------------------------------------------------------------------- classification cost
@@ -470,23 +463,19 @@ def test_the_rate_limit_is_respected_across_all_requests(
 def test_classify_lists_the_crm_when_that_is_cheaper(server: SandboxServer, journal_path: Path) -> None:
     existing = create_directly(server, make_invoice("C-3"))
     invoices = [make_invoice(f"c-{n}") for n in range(30)]
-    run_import(server, journal_path, invoices, post=False)
+    outcomes = run_import(server, journal_path, invoices, post=False)
     routes = server.stats.routes()
     assert routes.get(("GET", "/api/2.0/crm/invoice/filter")) == 1  # one page holds them all, with the total
     assert routes.get(("GET", "/api/2.0/crm/invoice/bynumber"), 0) == 0
-    assert invoices[3].outcome == Outcome(
-        Status.EXISTS,
-        crm_id=existing,
-        message=invoices[3].outcome.message,  # type: ignore[union-attr]
-    )
-    assert sum(1 for i in invoices if i.outcome is None) == 29
+    assert outcomes["c-3"] == Outcome(Status.EXISTS, crm_id=existing, message=outcomes["c-3"].message)
+    assert len(outcomes) == 1  # the 29 others are to be posted
 
 
 def test_classify_looks_up_one_invoice_directly(server: SandboxServer, journal_path: Path) -> None:
     invoice = make_invoice("ONE-1")
-    run_import(server, journal_path, [invoice], post=False)
+    outcomes = run_import(server, journal_path, [invoice], post=False)
     assert server.stats.total_requests == 1
-    assert invoice.outcome is None
+    assert outcomes == {}
 
 
 # ----------------------------------------------------------------------------- kill -9 at any moment
@@ -496,8 +485,7 @@ import asyncio, sys
 from pathlib import Path
 from importer.client import CrmClient
 from importer.journal import Journal
-from importer.post import classify_existing, post_invoices
-from tests.test_post import make_invoice
+from tests.test_post import classify_then_post, make_invoice
 
 url, journal_path, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 invoices = [make_invoice(f"K-{n:03}") for n in range(count)]
@@ -505,10 +493,9 @@ invoices = [make_invoice(f"K-{n:03}") for n in range(count)]
 async def main() -> None:
     with Journal.open(journal_path, url) as journal:
         async with CrmClient(url, token="sandbox", rate=None, concurrency=4) as client:
-            await classify_existing(invoices, client, journal)
             print("posting", flush=True)
-            await post_invoices(invoices, client, journal)
-    print(" ".join(sorted(str(invoice.status) for invoice in invoices)), flush=True)
+            outcomes, posted = await classify_then_post(invoices, client, journal)
+    print(" ".join(sorted(str(outcomes[invoice.number].status) for invoice in invoices)), flush=True)
 
 asyncio.run(main())
 """
@@ -548,7 +535,7 @@ def test_kill_9_at_any_moment_then_rerun_creates_every_invoice_exactly_once(
     assert server.stats.invoice_creates == count
 
 
-def test_a_token_rejected_mid_run_leaves_the_rest_pending_and_raises(tmp_path: Path) -> None:
+def test_a_token_rejected_mid_run_leaves_the_rest_pending_and_returns_it(tmp_path: Path) -> None:
     """The CRM stops accepting the token while posting: nothing more is sent, the error reaches the caller
     (exit 3), and every invoice has an outcome for the workbook."""
     creates: list[int] = []
@@ -569,16 +556,11 @@ def test_a_token_rejected_mid_run_leaves_the_rest_pending_and_raises(tmp_path: P
         sleep=quick_sleep,
     )
 
-    async def go() -> None:
-        with Journal.open(tmp_path / "j.sqlite", client.url) as journal:
-            async with client:
-                await post_invoices(invoices, client, journal)
-
-    with pytest.raises(CrmAuthError, match="token"):
-        asyncio.run(go())
+    posted = post_only(client, tmp_path / "j.sqlite", client.url, invoices)
+    assert isinstance(posted.fatal, CrmAuthError) and "token" in str(posted.fatal)
     assert len(creates) == 1
-    assert statuses(invoices) == Counter({Status.PENDING: 5})
-    assert "run the same import again" in invoices[0].outcome.message  # type: ignore[union-attr]
+    assert statuses(posted.outcomes, invoices) == Counter({Status.PENDING: 5})
+    assert "run the same import again" in posted.outcomes["R-0"].message
 
 
 def test_a_lost_create_interrupted_before_it_shows_up_is_adopted_later_not_exists(tmp_path: Path) -> None:
@@ -615,14 +597,8 @@ def test_a_lost_create_interrupted_before_it_shows_up_is_adopted_later_not_exist
         )
 
     first = [make_invoice("L-1")]
-
-    async def run_posting() -> None:
-        with Journal.open(tmp_path / "j.sqlite", "http://127.0.0.1:9") as journal:
-            async with client() as c:
-                await post_invoices(first, c, journal, stop=stop)
-
-    asyncio.run(run_posting())
-    assert first[0].outcome is not None and first[0].outcome.status is Status.PENDING
+    posted = post_only(client(), tmp_path / "j.sqlite", "http://127.0.0.1:9", first, stop=stop)
+    assert posted.outcomes["L-1"].status is Status.PENDING
     with Journal.open(tmp_path / "j.sqlite", "http://127.0.0.1:9") as journal:
         entry = journal.entry("L-1")
         assert entry is not None and entry.state is JournalState.POSTING
@@ -630,11 +606,10 @@ def test_a_lost_create_interrupted_before_it_shows_up_is_adopted_later_not_exist
     landed = True  # the slow create did reach the CRM after all
     second = [make_invoice("L-1")]
 
-    async def run_classify() -> None:
+    async def run_classify() -> Outcomes:
         with Journal.open(tmp_path / "j.sqlite", "http://127.0.0.1:9") as journal:
             async with client() as c:
-                await classify_existing(second, c, journal)
+                return await classify_existing(second, c, journal)
 
-    asyncio.run(run_classify())
-    assert second[0].outcome is not None
-    assert (second[0].outcome.status, second[0].outcome.crm_id) == (Status.SKIPPED, 77)
+    outcome = asyncio.run(run_classify())["L-1"]
+    assert (outcome.status, outcome.crm_id) == (Status.SKIPPED, 77)

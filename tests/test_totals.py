@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from importer.models import Line
+from importer.models import ResolvedLine
 from importer.totals import invoice_cost, line_cost, r2
+from tests import builders
 
 
 def cents(value: Decimal) -> int:
@@ -53,7 +53,10 @@ def test_line_cost_matches_an_integer_computation(
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(amounts, amounts, percents), min_size=1, max_size=8))
 def test_invoice_cost_is_the_sum_of_its_lines(lines: list[tuple[Decimal, Decimal, Decimal]]) -> None:
-    invoice = [Line(row=i, item="x", quantity=q, price=p, discount=d) for i, (p, q, d) in enumerate(lines)]
+    invoice = [
+        ResolvedLine(line=builders.line(i, "x", q, p, discount=d), item_id=1, price=p)
+        for i, (p, q, d) in enumerate(lines)
+    ]
     expected = sum(expected_line_cents(p, q, d, Decimal(0), Decimal(0)) for p, q, d in lines)
     assert invoice_cost(invoice) == Decimal(expected) / 100
 
@@ -70,8 +73,11 @@ def test_discount_and_two_side_by_side_taxes() -> None:
     assert line_cost(Decimal("7.70"), Decimal(100), Decimal(25), Decimal(20), Decimal(5)) == Decimal("721.88")
 
 
-def test_invoice_cost_needs_prices_and_rates() -> None:
-    with pytest.raises(ValueError, match="price"):
-        invoice_cost([Line(row=2, item="x", quantity=Decimal(1), price=None)])
-    with pytest.raises(ValueError, match="tax rate"):
-        invoice_cost([Line(row=2, item="x", quantity=Decimal(1), price=Decimal(1), tax1="VAT")])
+def test_invoice_cost_takes_the_resolved_price_and_rates_not_the_file_cells() -> None:
+    # the file left the price blank and named the taxes; the pre-flight found 7.70, 20% and 5%
+    written = builders.line(2, "WID-001", 100, None, discount="25", tax1="VAT", tax2="Eco")
+    resolved = ResolvedLine(
+        line=written, item_id=1, price=Decimal("7.70"), tax1_rate=Decimal(20), tax2_rate=Decimal(5)
+    )
+    assert invoice_cost([resolved]) == Decimal("721.88")
+    assert invoice_cost([resolved, resolved]) == Decimal("1443.76")
