@@ -346,11 +346,16 @@ class ResolvedInvoice:
 @dataclass(frozen=True)
 class Resolution:
     """What the pre-flight returns: the invoices that can be posted, by number, and every problem it found
-    (unknown or ambiguous references, addresses, deals, currency, language, terms, total mismatch)."""
+    (unknown or ambiguous references, addresses, deals, currency, language, terms, total mismatch).
+
+    ``totals`` holds the total the CRM will compute for every invoice without offline errors whose prices
+    and tax rates are all known, even when the pre-flight found another problem in it (the workbook shows
+    it beside the problem, e.g. a total mismatch)."""
 
     resolved: Mapping[str, ResolvedInvoice]
     errors: tuple[CellError, ...]
     requests_sent: int = 0
+    totals: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

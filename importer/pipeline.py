@@ -221,6 +221,7 @@ def build_report(
         return ImportReport.offline(validation)
     errors = sorted((*validation.errors, *resolution.errors), key=lambda error: error.row or 0)
     totals = {invoice.number: invoice.total for invoice in validation.invoices if invoice.total is not None}
+    totals.update(resolution.totals)
     totals.update({number: resolved.total for number, resolved in resolution.resolved.items()})
     return ImportReport(
         table=validation.table,

@@ -520,15 +520,6 @@ def _wanted(invoices: Iterable[Invoice]) -> _Wanted:
 
 
 @dataclass(frozen=True)
-class Preflight(Resolution):
-    """A :class:`Resolution` that also carries the total the CRM will compute for every invoice without
-    offline errors whose prices and tax rates are all known, even when the pre-flight found another error
-    in it (the workbook shows it beside the problem, e.g. a total mismatch). To fold into Resolution."""
-
-    totals: Mapping[str, Decimal] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class _LineRefs:
     """What one line resolved to (None/0 where it did not)."""
 
@@ -569,7 +560,7 @@ class _InvoiceRefs:
 
 async def resolve_invoices(
     invoices: Sequence[Invoice], crm: CrmApi, *, settings: Awaitable[Any] | None = None
-) -> Preflight:
+) -> Resolution:
     """Resolve the references of the invoices against the CRM; see the module doc.
 
     ``settings``: the CRM's invoice settings when they are fetched anyway (the access check asks for them):
@@ -626,7 +617,7 @@ async def resolve_invoices(
             totals[invoice.number] = total
         if result is not None:
             resolved[invoice.number] = result
-    return Preflight(
+    return Resolution(
         resolved=resolved,
         errors=tuple(errors),
         requests_sent=crm.requests_sent - sent_before,

@@ -17,11 +17,10 @@ from hypothesis import strategies as st
 
 from importer.client import CrmClient
 from importer.errors import CrmRequestError
-from importer.models import CellError, Invoice, Line, ResolvedInvoice
+from importer.models import CellError, Invoice, Line, Resolution, ResolvedInvoice
 from importer.resolve import (
     ContactRecord,
     ItemRecord,
-    Preflight,
     TaxRecord,
     contact_record,
     has_leading_zero,
@@ -279,15 +278,15 @@ def _client(crm: Callable[[httpx.Request], httpx.Response]) -> CrmClient:
     return CrmClient("http://127.0.0.1:9", token="t", transport=httpx.MockTransport(crm), rate=None)
 
 
-def _resolve(invoices: list[Invoice], crm: MemoryCrm) -> Preflight:
-    async def go() -> Preflight:
+def _resolve(invoices: list[Invoice], crm: MemoryCrm) -> Resolution:
+    async def go() -> Resolution:
         async with _client(crm) as client:
             return await resolve_invoices(invoices, client)
 
     return asyncio.run(go())
 
 
-def errors_of(resolution: Preflight, invoice: Invoice) -> list[CellError]:
+def errors_of(resolution: Resolution, invoice: Invoice) -> list[CellError]:
     rows = set(invoice.rows)
     return [e for e in resolution.errors if e.row in rows]
 
@@ -414,14 +413,14 @@ class Recording(httpx.AsyncBaseTransport):
         return strategy(self.paths, self.queries, kind)
 
 
-async def _resolve_over_http(url: str, invoices: list[Invoice], transport: Recording) -> Preflight:
+async def _resolve_over_http(url: str, invoices: list[Invoice], transport: Recording) -> Resolution:
     async with CrmClient(url, token=TOKEN, transport=transport) as client:
         return await resolve_invoices(invoices, client)
 
 
 def resolve_in_sandbox(
     server: Any, invoices: list[Invoice], *, together: bool = True, blank_terms: bool = False
-) -> list[tuple[Preflight, Recording]]:
+) -> list[tuple[Resolution, Recording]]:
     """Resolve all invoices in one call (values listed or looked up, as the resolver decides), or one
     invoice per call (each value then looked up on its own): each call's resolution and requests."""
     batches = [invoices] if together else [[invoice] for invoice in invoices]
@@ -432,11 +431,11 @@ def resolve_in_sandbox(
     return runs
 
 
-def resolve_one_run(server: Any, invoices: list[Invoice]) -> Preflight:
+def resolve_one_run(server: Any, invoices: list[Invoice]) -> Resolution:
     return resolve_in_sandbox(server, invoices)[0][0]
 
 
-def merged(runs: list[tuple[Preflight, Recording]]) -> tuple[dict[str, ResolvedInvoice], list[CellError]]:
+def merged(runs: list[tuple[Resolution, Recording]]) -> tuple[dict[str, ResolvedInvoice], list[CellError]]:
     resolved: dict[str, ResolvedInvoice] = {}
     errors: list[CellError] = []
     for resolution, _ in runs:
