@@ -49,6 +49,7 @@ COMMENT_SIZE = {"width": 300, "height": 120}  # pixels
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # + lone surrogates
 _ERROR_LITERALS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
+_SPECIAL_STARTS = (*FORMULA_PREFIXES, "<r>")  # text that needs more than write_string (see _Sheet.text)
 
 # Fill colours (RGB)
 HEADER_FILL = "D9E1F2"
@@ -236,10 +237,15 @@ class _Sheet:
         """Write the next row: ``values`` from column A, ``looks`` by column index (default :data:`PLAIN`)."""
         row = self.rows
         self.rows += 1
+        write_string = self.sheet.write_string
         for column, value in enumerate(values):
             look = looks.get(column, PLAIN) if looks else PLAIN
-            if type(value) is str and look is PLAIN:  # the most common cell by far
-                self.text(row, column, clean_text(value), PLAIN)
+            if type(value) is str and look is PLAIN:  # the most common cell by far: plain text
+                text = clean_text(value)
+                if text and not text.startswith(_SPECIAL_STARTS) and text not in _ERROR_LITERALS:
+                    write_string(row, column, text)
+                else:
+                    self.text(row, column, text, PLAIN)
             else:
                 self.cell(row, column, value, look)
 
