@@ -1,60 +1,41 @@
 """The results workbook: Invoices, Rows and Summary sheets (product.md, "The results workbook").
 
-Written with openpyxl in write-only mode (one code path for every size: bounded memory), to a temporary
-file in the target folder that replaces the target only once complete. openpyxl keeps the package, the
-styles and the comments; the rows themselves are rendered here as XML text and written into its stream of
-the sheet, a chunk of rows at a time (:class:`_FastSheet`): the same XML as its own cell-by-cell writer, in
-a third of the time for the whole workbook (tests/test_results.py compares the two).
+It reads only the :class:`~importer.models.ImportReport` of a command and the :class:`RunInfo` of the run.
+Written with XlsxWriter in ``constant_memory`` mode (each row goes to disk when the next one begins: bounded
+memory at any size), to a temporary file beside the target that replaces it only once complete
+(importer.files.save_atomically). XlsxWriter rather than openpyxl's write-only mode because it writes the
+same workbook in about half the time (benchmarks/bench_results.py).
 
-Nothing read from the input is ever written as a formula: every text value is written as an inline string,
-and text a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return) also
-gets the "quote prefix" style, so editing the cell in Excel keeps it text.
+Nothing read from the input is ever written as a formula: every text value goes through ``write_string``
+(an inline string), and text a spreadsheet would take for a formula or an error value (``=``, ``+``, ``-``,
+``@``, tab, carriage return; ``#N/A`` ...) also gets the "quote prefix" style, so editing the cell in Excel
+keeps it text. XlsxWriter writes a text of the form ``<r>...</r>`` as ready-made rich-text XML, unescaped;
+such text is written as a rich string of plain runs instead (:meth:`_Sheet.text`), escaped like any other.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import secrets
 from bisect import bisect_left
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import TIME_TYPES, Cell, get_time_format
-from openpyxl.comments import Comment
-from openpyxl.comments.comment_sheet import CommentRecord
-from openpyxl.compat import safe_string
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import to_excel
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet._writer import WorksheetWriter
-from openpyxl.xml.constants import SHEET_MAIN_NS
-from openpyxl.xml.functions import xmlfile
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
-from importer.columns import RESULT_COLUMNS, normalize_header
+from importer.columns import normalize_header
 from importer.errors import ResultsPathError
-from importer.models import CellError, Invoice, RunInfo, Status, Validation
+from importer.files import save_atomically
+from importer.models import CellError, ImportReport, Invoice, RunInfo, Status
+from importer.results_layout import INVOICE_COLUMNS, INVOICES_SHEET, RESULT_COLUMNS, ROWS_SHEET, SUMMARY_SHEET
 
-INVOICE_COLUMNS: tuple[str, ...] = (
-    "invoice_number",
-    "status",
-    "crm_id",
-    "lines",
-    "total",
-    "crm_total",
-    "currency",
-    "source_rows",
-    "error",
-)
 TOTALLED_STATUSES: tuple[Status, ...] = (Status.CREATED, Status.SKIPPED, Status.PLANNED)
 
 AMOUNT_FORMAT = "#,##0.00"
@@ -63,22 +44,31 @@ MIN_WIDTH, MAX_WIDTH = 8, 60
 WIDTH_SAMPLE_ROWS = 500  # column widths are estimated from the first rows only (bounded work)
 MAX_ROWS_LISTED = 10
 COMMENT_AUTHOR = "invoice-import"
+COMMENT_SIZE = {"width": 300, "height": 120}  # pixels
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # + lone surrogates
 _ERROR_LITERALS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
+_SPECIAL_STARTS = (*FORMULA_PREFIXES, "<r>")  # text that needs more than write_string (see _Sheet.text)
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
-ERROR_FILL = PatternFill("solid", fgColor="FF9999")
-STATUS_FILLS: dict[Status, PatternFill] = {
-    Status.CREATED: PatternFill("solid", fgColor="C6EFCE"),  # green
-    Status.SKIPPED: PatternFill("solid", fgColor="E2EFDA"),  # light green
-    Status.EXISTS: PatternFill("solid", fgColor="F8CBAD"),  # orange
-    Status.INVALID: PatternFill("solid", fgColor="FFC7CE"),  # red
-    Status.FAILED: PatternFill("solid", fgColor="FF7C80"),  # strong red
-    Status.PENDING: PatternFill("solid", fgColor="D9D9D9"),  # grey
-    Status.PLANNED: PatternFill("solid", fgColor="DDEBF7"),  # blue
+# Fill colours (RGB)
+HEADER_FILL = "D9E1F2"
+ERROR_FILL = "FF9999"
+STATUS_FILLS: dict[Status, str] = {
+    Status.CREATED: "C6EFCE",  # green
+    Status.SKIPPED: "E2EFDA",  # light green
+    Status.EXISTS: "F8CBAD",  # orange
+    Status.INVALID: "FFC7CE",  # red
+    Status.FAILED: "FF7C80",  # strong red
+    Status.PENDING: "D9D9D9",  # grey
+    Status.PLANNED: "DDEBF7",  # blue
+}
+# The number format of a date or time value without a format of its own (as openpyxl gives them).
+TIME_FORMATS: dict[type, str] = {
+    datetime: "yyyy-mm-dd h:mm:ss",
+    date: "yyyy-mm-dd",
+    time: "h:mm:ss",
+    timedelta: "[hh]:mm:ss",
 }
 
 
@@ -90,35 +80,65 @@ def default_results_path(source: Path) -> Path:
     return source.with_name(f"{source.stem}.results.xlsx")
 
 
-def summary_counts(invoices: list[Invoice]) -> dict[str, int]:
+def summary_counts(report: ImportReport) -> dict[str, int]:
     """The ``--json`` summary counts: one per status, then ``invoices`` and ``lines``."""
     counts = {status.value: 0 for status in Status}
-    for invoice in invoices:
-        counts[invoice.status.value] += 1
-    counts["invoices"] = len(invoices)
-    counts["lines"] = sum(_line_count(invoice) for invoice in invoices)
+    for invoice in report.invoices:
+        counts[report.status(invoice).value] += 1
+    counts["invoices"] = len(report.invoices)
+    counts["lines"] = sum(_line_count(invoice) for invoice in report.invoices)
     return counts
 
 
-def write_results(path: Path, validation: Validation, run: RunInfo) -> Path:
+def write_results(path: Path, report: ImportReport, run: RunInfo) -> Path:
     """Write the results workbook atomically to ``path`` (parent folders created); return ``path``.
 
-    Refuses (UsageError) to overwrite the input file itself.
+    Refuses (ResultsPathError) to overwrite the input file itself.
     """
     path = Path(path)
     check_results_path(path, run.source)
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook = _build_workbook(validation, run)
-    _save_atomically(workbook, path)
-    return path
+    return save_atomically(path, lambda temporary: _write_workbook(temporary, report, run))
 
 
 def check_results_path(path: Path, source: Path) -> None:
-    """Raise UsageError when the results workbook would replace the input file (call it before posting)."""
+    """Raise ResultsPathError when the results workbook would replace the input file (call it before
+    posting)."""
     if _same_file(Path(path), Path(source)):
         raise ResultsPathError(
             f"{path}: the results workbook would overwrite the input file; choose another --results path."
         )
+
+
+def all_errors(report: ImportReport) -> list[CellError]:
+    """Every error of the report, in its order, each once."""
+    return list(dict.fromkeys(report.errors))
+
+
+def describe_error(error: CellError, headers: Mapping[str, str], *, with_row: bool = True) -> str:
+    """'row N, Header: message', naming the column by its header in the user's file where it has one."""
+    where = []
+    if with_row and error.row is not None:
+        where.append(f"row {error.row}")
+    if error.column is not None:
+        where.append(headers.get(error.column, error.column))
+    return f"{', '.join(where)}: {error.message}" if where else error.message
+
+
+def currency_totals(report: ImportReport) -> dict[str, Decimal]:
+    """Sum per currency of created, skipped and planned invoices: the CRM's total, else the computed one."""
+    totals: dict[str, Decimal] = {}
+    for invoice in report.invoices:
+        if report.status(invoice) not in TOTALLED_STATUSES:
+            continue
+        outcome = report.outcome(invoice)
+        crm_total = outcome.crm_total if outcome is not None else None
+        amount = crm_total if crm_total is not None else report.total(invoice)
+        if amount is None:
+            continue
+        currency = invoice.currency or "(no currency)"
+        totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return dict(sorted(totals.items()))
 
 
 # ---------------------------------------------------------------------------------------------- cell values
@@ -136,12 +156,8 @@ def clean_text(text: str) -> str:
     return text[:MAX_CELL_TEXT]
 
 
-def looks_like_formula(text: str) -> bool:
-    return text.startswith(FORMULA_PREFIXES)
-
-
 def plain_value(value: Any) -> Any:
-    """A value openpyxl can write: None for blanks (None, NaN, NaT), native Python scalars, clean text."""
+    """A value a cell can hold: None for blanks (None, NaN, NaT), native Python scalars, clean text."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -170,241 +186,181 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(tz=None).replace(tzinfo=None)
 
 
+def _is_rich_lookalike(text: str) -> bool:
+    """Text XlsxWriter would write as raw rich-text XML (see the module's docstring)."""
+    return text.startswith("<r>") and text.endswith("</r>")
+
+
 @dataclass(frozen=True)
 class Look:
     """How a cell looks beyond its value."""
 
-    fill: PatternFill | None = None
+    fill: str | None = None  # RGB
     number_format: str | None = None
-    font: Font | None = None
+    bold: bool = False
     comment: str | None = None
 
 
 PLAIN = Look()
+HEADER = Look(fill=HEADER_FILL, bold=True)
+SECTION = Look(fill=HEADER_FILL, bold=True)  # a section title of the Summary sheet
+AMOUNT = Look(number_format=AMOUNT_FORMAT)
+STATUS_LOOKS: dict[Status, Look] = {status: Look(fill=fill) for status, fill in STATUS_FILLS.items()}
 
 
-def make_cell(sheet: _FastSheet, value: Any, look: Look = PLAIN) -> Any:
-    """What to append for one cell: the bare value when that is safe, else the sheet's styled cell.
-
-    Text is always written as text (never a formula nor an error literal): text a spreadsheet would take
-    for one gets the quote prefix.
-    """
-    value = clean_text(value) if type(value) is str else plain_value(value)
-    risky_text = isinstance(value, str) and (value.startswith(FORMULA_PREFIXES) or value in _ERROR_LITERALS)
-    if look is PLAIN and not risky_text:
-        return value
-    return sheet.styled(value, look, risky_text)
+# ---------------------------------------------------------------------------------------------- writer
 
 
-def _comment(text: str) -> Comment:
-    comment = Comment(clean_text(text), COMMENT_AUTHOR)
-    comment.width = 300
-    comment.height = 120
-    return comment
+class _Sheet:
+    """One worksheet, written a row at a time in order; the workbook's formats made once per look."""
 
+    def __init__(self, book: xlsxwriter.Workbook, title: str, formats: dict[tuple[Any, ...], Format]) -> None:
+        self.sheet: Worksheet = book.add_worksheet(title)
+        self._book = book
+        self._formats = formats  # shared by the sheets of the workbook
+        self.rows = 0  # rows written so far
 
-# ---------------------------------------------------------------------------------------------- rows
+    def table(self, widths: Sequence[float], rows: int) -> None:
+        """Column widths, frozen header row, autofilter over the header and ``rows`` rows."""
+        self.widths(widths)
+        self.sheet.freeze_panes(1, 0)
+        if widths:
+            self.sheet.autofilter(0, 0, max(rows, 1), len(widths) - 1)
 
+    def widths(self, widths: Sequence[float]) -> None:
+        """Each column's width as stored in the file (Excel shows 0.71 less: its padding). XlsxWriter adds
+        that padding to a width in characters, so the width is given in pixels (7 per character)."""
+        for column, width in enumerate(widths):
+            self.sheet.set_column_pixels(column, column, round(width * 7))
 
-ROWS_PER_CHUNK = 500  # rows rendered as text, then written at once
-
-
-class _Style:
-    """One combination of a cell's look, registered with the workbook's styles the way openpyxl does it."""
-
-    def __init__(self, cell: Cell, look: Look) -> None:
-        self.cell = cell  # a cell carrying the look: openpyxl registers fills, fonts and formats through it
-        self.look = look  # kept alive: the cache key holds the ids of its fill and font
-        self._id: str | None = None
-
-    def attribute(self) -> str:
-        """`` s="N"`` (the index of the cell format), or nothing for a cell without any style."""
-        if self._id is None:  # on first use when writing, as openpyxl's writer registers a cell format
-            self._id = f' s="{self.cell.style_id}"' if self.cell.has_style else ""
-        return self._id
-
-
-@dataclass(frozen=True, slots=True)
-class _Styled:
-    """A cell with a look (and maybe a comment), as appended to a :class:`_FastSheet`."""
-
-    value: Any  # a plain value
-    style: _Style
-    comment: str | None
-
-
-class _StreamWriter(WorksheetWriter):
-    """openpyxl's writer of a sheet's XML, writing into a file it holds open (``handle``), so that
-    rows rendered as text can go into that file between the elements openpyxl writes."""
-
-    handle: IO[bytes]
-
-    def get_stream(self) -> Generator[Any, Any, None]:
-        """``WorksheetWriter.get_stream``, on a file object instead of a file name."""
-        with (
-            open(self.out, "wb") as self.handle,
-            xmlfile(self.handle) as xf,
-            xf.element("worksheet", xmlns=SHEET_MAIN_NS),
-        ):
-            try:
-                while True:
-                    element = yield
-                    if element is True:
-                        yield xf
-                    elif element is not None:
-                        xf.write(element)
-            except GeneratorExit:
-                pass
-
-
-class _FastSheet(WriteOnlyWorksheet):
-    """openpyxl's write-only sheet, but each appended row is rendered as XML text here, and every
-    ``ROWS_PER_CHUNK`` rows are written into the sheet's file at once, inside the ``sheetData`` element
-    openpyxl's stream writer opened (its own output flushed first).
-
-    The XML is what openpyxl's own cell writer makes of the same cells (``_set_attributes`` and
-    ``lxml_write_cell`` in ``openpyxl.cell._writer``): inline strings, numbers and booleans as ``<v>``,
-    dates as serial numbers with a date format, and every style and comment registered with the workbook
-    in the same order, so that styles.xml and the comments come out the same as well. Rows take bare
-    values (None, text, numbers, booleans, dates) and the :class:`_Styled` cells of :meth:`styled`.
-    """
-
-    def __init__(self, parent: Workbook, title: str) -> None:
-        super().__init__(parent, title)
-        self._styles: dict[tuple[Any, ...], _Style] = {}
-        self._stream: _StreamWriter | None = None
-
-    def styled(self, value: Any, look: Look, quote: bool) -> _Styled:
-        """A cell of ``value`` (a plain value) with ``look``; ``quote``: text with the quote prefix."""
-        time_type = type(value) if isinstance(value, TIME_TYPES) else None
-        return _Styled(value, self._style(look, quote, time_type), look.comment)
-
-    def _style(self, look: Look, quote: bool, time_type: type | None) -> _Style:
-        key = (id(look.fill), id(look.font), look.number_format, quote, time_type)
-        style = self._styles.get(key)
-        if style is None:
-            # As openpyxl's WriteOnlyCell(sheet, value) followed by the look: a date value first sets
-            # its date format (a format of the look replaces it), then the fill, format and font.
-            cell = WriteOnlyCell(self)
-            if time_type is not None:
-                cell.number_format = get_time_format(time_type)
-            if quote:
-                cell.quotePrefix = True
-            if look.fill is not None:
-                cell.fill = look.fill
-            if look.number_format is not None:
-                cell.number_format = look.number_format
-            if look.font is not None:
-                cell.font = look.font
-            style = self._styles[key] = _Style(cell, look)
-        return style
-
-    def _get_writer(self) -> None:
-        """``WriteOnlyWorksheet._get_writer``, with the writer above."""
-        if self._stream is None:
-            self._stream = self._writer = _StreamWriter(self)
-            self._stream.write_top()
-
-    def _write_rows(self) -> Generator[None, Sequence[Any], None]:
-        """openpyxl's generator of the ``sheetData`` element (``WriteOnlyWorksheet._write_rows``), with
-        the rows rendered here."""
-        try:
-            xf = self._writer.xf.send(True)
-        except StopIteration:
-            self._already_saved()
-        with xf.element("sheetData"):
-            rendered: list[str] = []
-            row_idx = 1
-            try:
-                while True:
-                    row = yield
-                    rendered.append(self._render(row, row_idx))
-                    row_idx += 1
-                    if len(rendered) == ROWS_PER_CHUNK:
-                        self._write_rendered(xf, rendered)
-                        rendered = []
-            except GeneratorExit:
-                pass
-            self._write_rendered(xf, rendered)
-        self._writer.xf.send(None)
-
-    def _write_rendered(self, xf: Any, rendered: list[str]) -> None:
-        if rendered:
-            xf.flush()  # what openpyxl wrote so far, before the rows
-            # ASCII with character references, as lxml writes the rest of the sheet
-            assert self._stream is not None
-            self._stream.handle.write("".join(rendered).encode("ascii", "xmlcharrefreplace"))
-
-    def _render(self, values: Sequence[Any], row_idx: int) -> str:
-        number = str(row_idx)
-        letters = _column_letters(len(values))
-        parts = [f'<row r="{number}">']
-        for column, value in enumerate(values, start=1):
-            if value is None:
-                continue
-            ref = letters[column] + number
-            if type(value) is str:  # the most common cell by far
-                parts.append(_text_cell(ref, "", value))
-            elif isinstance(value, _Styled):
-                cell = self._render_styled(value, ref, column, row_idx)
-                if cell:
-                    parts.append(cell)
+    def append(self, values: Sequence[Any], looks: Mapping[int, Look] | None = None) -> None:
+        """Write the next row: ``values`` from column A, ``looks`` by column index (default :data:`PLAIN`)."""
+        row = self.rows
+        self.rows += 1
+        write_string = self.sheet.write_string
+        for column, value in enumerate(values):
+            look = looks.get(column, PLAIN) if looks else PLAIN
+            if type(value) is str and look is PLAIN:  # the most common cell by far: plain text
+                text = clean_text(value)
+                if text and not text.startswith(_SPECIAL_STARTS) and text not in _ERROR_LITERALS:
+                    write_string(row, column, text)
+                else:
+                    self.text(row, column, text, PLAIN)
             else:
-                parts.append(self._render_value(value, ref, ""))
-        parts.append("</row>")
-        return "".join(parts)
+                self.cell(row, column, value, look)
 
-    def _render_styled(self, cell: _Styled, ref: str, column: int, row_idx: int) -> str:
-        if cell.comment:
-            self._record_comment(cell.comment, column, row_idx)
-        style = cell.style.attribute()
-        if cell.value is None:
-            # openpyxl leaves out an empty cell with neither style nor comment
-            return f'<c r="{ref}"{style} t="n"/>' if style or cell.comment else ""
-        if isinstance(cell.value, str):
-            return _text_cell(ref, style, cell.value)
-        return self._render_value(cell.value, ref, style)
-
-    def _render_value(self, value: Any, ref: str, style: str) -> str:
+    def cell(self, row: int, column: int, value: Any, look: Look) -> None:
+        value = plain_value(value)
+        if look.comment:
+            self.sheet.write_comment(
+                row, column, clean_text(look.comment), {"author": COMMENT_AUTHOR, **COMMENT_SIZE}
+            )
         if isinstance(value, str):
-            return _text_cell(ref, style, value)
-        if isinstance(value, bool):
-            return f'<c r="{ref}"{style} t="b"><v>{safe_string(value)}</v></c>'
-        if isinstance(value, int | float | Decimal):
-            return f'<c r="{ref}"{style} t="n"><v>{safe_string(value)}</v></c>'
-        if isinstance(value, TIME_TYPES):
-            if getattr(value, "tzinfo", None) is not None:
-                raise TypeError("Excel does not support timezones in datetimes.")
-            if not style:
-                style = self._style(PLAIN, False, type(value)).attribute()
-            return f'<c r="{ref}"{style} t="n"><v>{safe_string(to_excel(value, self.parent.epoch))}</v></c>'
-        raise ValueError(f"Cannot convert {value!r} to Excel")
+            self.text(row, column, value, look)
+        elif value is None:
+            if look is not PLAIN:
+                self.sheet.write_blank(row, column, None, self._format(look))
+        elif isinstance(value, bool):
+            self.sheet.write_boolean(row, column, value, self._format(look))
+        elif isinstance(value, int | float | Decimal):
+            if isinstance(value, float) and math.isinf(value):  # no number in a cell: as text
+                self.text(row, column, str(value), look)
+            else:
+                self.sheet.write_number(row, column, float(value), self._format(look))
+        elif isinstance(value, datetime | date | time | timedelta):
+            number_format = look.number_format or TIME_FORMATS[type(value)]
+            fmt = self._format(Look(look.fill, number_format, look.bold))
+            self.sheet.write_datetime(row, column, value, fmt)
+        else:  # plain_value returns nothing else
+            raise TypeError(f"cannot write {type(value).__name__} to a cell")
 
-    def _record_comment(self, text: str, column: int, row_idx: int) -> None:
-        """The comment of a cell, listed as openpyxl's row writer lists it (``WorksheetWriter.write_row``)."""
-        holder = WriteOnlyCell(self)
-        holder.row, holder.column = row_idx, column
-        holder.comment = _comment(text)
-        self._comments.append(CommentRecord.from_cell(holder))
+    def text(self, row: int, column: int, text: str, look: Look) -> None:
+        """Clean ``text`` as text, never a formula: with the quote prefix when it looks like one."""
+        quoted = text.startswith(FORMULA_PREFIXES) or text in _ERROR_LITERALS
+        fmt = self._format(look, quoted) if quoted or look is not PLAIN else None
+        if not text:
+            if fmt is not None:
+                self.sheet.write_blank(row, column, None, fmt)
+        elif _is_rich_lookalike(text):
+            parts: list[Any] = [text[:1], text[1:2], text[2:]]  # plain runs, escaped
+            self.sheet.write_rich_string(row, column, *parts, *([fmt] if fmt is not None else []))
+        else:
+            self.sheet.write_string(row, column, text, fmt)
+
+    def _format(self, look: Look, quoted: bool = False) -> Format | None:
+        key = (look.fill, look.number_format, look.bold, quoted)
+        if key == (None, None, False, False):
+            return None
+        fmt = self._formats.get(key)
+        if fmt is None:
+            properties: dict[str, Any] = {}
+            if look.fill is not None:
+                properties |= {"pattern": 1, "bg_color": f"#{look.fill}"}
+            if look.number_format is not None:
+                properties["num_format"] = look.number_format
+            if look.bold:
+                properties["bold"] = True
+            if quoted:
+                properties["quote_prefix"] = True
+            fmt = self._formats[key] = self._book.add_format(properties)
+        return fmt
 
 
-def _text_cell(ref: str, style: str, text: str) -> str:
-    if not text:
-        return f'<c r="{ref}"{style} t="inlineStr"/>'
-    space = ' xml:space="preserve"' if text != text.strip() else ""
-    if "&" in text or "<" in text or ">" in text:
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+def _write_workbook(path: Path, report: ImportReport, run: RunInfo) -> None:
+    headers = _input_headers(report)
+    errors = ErrorIndex.build(report, (header for _, header in headers))
+    formats: dict[tuple[Any, ...], Format] = {}
+    # constant_memory writes each sheet's rows to a temporary file until close(), which the with closes
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as book:
+        _write_invoices_sheet(_Sheet(book, INVOICES_SHEET, formats), report, errors)
+        _write_rows_sheet(_Sheet(book, ROWS_SHEET, formats), report, headers, errors)
+        _write_summary_sheet(_Sheet(book, SUMMARY_SHEET, formats), report, run, errors)
 
 
-_LETTERS = [""]  # _LETTERS[n] is the letter of column n
+def _input_headers(report: ImportReport) -> list[tuple[int, str]]:
+    """(position in the raw frame, header text) of the input columns, without stale result columns."""
+    result_keys = {normalize_header(name) for name in RESULT_COLUMNS}
+    return [
+        (position, str(header))
+        for position, header in enumerate(report.table.raw.frame.columns)
+        if normalize_header(str(header)) not in result_keys
+    ]
 
 
-def _column_letters(columns: int) -> list[str]:
-    """The column letters, indexed from 1, of at least ``columns`` columns."""
-    while len(_LETTERS) <= columns:
-        _LETTERS.append(get_column_letter(len(_LETTERS)))
-    return _LETTERS
+def _header_row(sheet: _Sheet, headers: Sequence[str], comments: Mapping[str, list[str]]) -> None:
+    looks = {}
+    for column, header in enumerate(headers):
+        problems = comments.get(header)
+        looks[column] = Look(fill=ERROR_FILL, bold=True, comment="\n".join(problems)) if problems else HEADER
+    sheet.append(headers, looks)
+
+
+def estimate_widths(headers: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[float]:
+    """Readable, bounded widths from the header and the first rows of each column."""
+    widths = []
+    for header, values in zip(headers, columns, strict=True):
+        longest = len(str(header)) + 3  # room for the filter button
+        for value in values[:WIDTH_SAMPLE_ROWS]:
+            longest = max(longest, _display_length(value))
+        widths.append(float(min(max(longest + 1, MIN_WIDTH), MAX_WIDTH)))
+    return widths
+
+
+def _display_length(value: Any) -> int:
+    value = plain_value(value)
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 19 if value.time() != time() else 10
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, float | Decimal):
+        return len(f"{value:,.2f}")
+    return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+def join_messages(parts: Iterable[str]) -> str:
+    return "; ".join(part for part in dict.fromkeys(parts) if part)
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -412,7 +368,7 @@ def _column_letters(columns: int) -> list[str]:
 
 @dataclass
 class ErrorIndex:
-    """Every error of the run, located: by row, by (row, column) and per invoice."""
+    """Every error of the report, located: by row, and those of no row."""
 
     headers: dict[str, str]
     present: frozenset[str]  # header texts present in the Rows sheet
@@ -420,9 +376,9 @@ class ErrorIndex:
     unplaced: list[CellError] = field(default_factory=list)  # no row
 
     @classmethod
-    def build(cls, validation: Validation, present: Iterable[str]) -> ErrorIndex:
-        index = cls(dict(validation.table.headers), frozenset(present))
-        for error in all_errors(validation):
+    def build(cls, report: ImportReport, present: Iterable[str]) -> ErrorIndex:
+        index = cls(dict(report.table.headers), frozenset(present))
+        for error in all_errors(report):
             if error.row is None:
                 index.unplaced.append(error)
             else:
@@ -464,129 +420,31 @@ class ErrorIndex:
         return describe_error(error, self.headers, with_row=with_row)
 
 
-def describe_error(error: CellError, headers: Mapping[str, str], *, with_row: bool = True) -> str:
-    """'row N, Header: message', naming the column by its header in the user's file where it has one."""
-    where = []
-    if with_row and error.row is not None:
-        where.append(f"row {error.row}")
-    if error.column is not None:
-        where.append(headers.get(error.column, error.column))
-    return f"{', '.join(where)}: {error.message}" if where else error.message
+# ---------------------------------------------------------------------------------------------- Invoices
 
 
-def all_errors(validation: Validation) -> list[CellError]:
-    """validation.errors plus the invoices' own errors (later stages may add only there), without repeats."""
-    merged: dict[CellError, None] = dict.fromkeys(validation.errors)
-    for invoice in validation.invoices:
-        merged.update(dict.fromkeys(invoice.errors))
-    return list(merged)
-
-
-def join_messages(parts: Iterable[str]) -> str:
-    return "; ".join(part for part in dict.fromkeys(parts) if part)
-
-
-# ---------------------------------------------------------------------------------------------- workbook
-
-
-def _build_workbook(
-    validation: Validation, run: RunInfo, sheet_class: type[_FastSheet] = _FastSheet
-) -> Workbook:
-    workbook = Workbook(write_only=True)
-
-    def sheet(title: str) -> _FastSheet:
-        new = sheet_class(parent=workbook, title=title)
-        workbook._add_sheet(new)  # what Workbook.create_sheet does, with this class of sheet
-        return new
-
-    raw_headers = _input_headers(validation)
-    errors = ErrorIndex.build(validation, (header for _, header in raw_headers))
-    _write_invoices_sheet(sheet("Invoices"), validation.invoices, errors)
-    _write_rows_sheet(sheet("Rows"), validation, raw_headers, errors)
-    _write_summary_sheet(sheet("Summary"), validation, run, errors)
-    return workbook
-
-
-def _input_headers(validation: Validation) -> list[tuple[int, str]]:
-    """(position in the raw frame, header text) of the input columns, without stale result columns."""
-    result_keys = {normalize_header(name) for name in RESULT_COLUMNS}
-    return [
-        (position, str(header))
-        for position, header in enumerate(validation.table.raw.frame.columns)
-        if normalize_header(str(header)) not in result_keys
-    ]
-
-
-def _header_row(sheet: _FastSheet, headers: Sequence[str], comments: dict[str, list[str]]) -> list[Any]:
-    cells = []
-    for header in headers:
-        problems = comments.get(header)
-        look = Look(
-            fill=ERROR_FILL if problems else _HEADER_FILL,
-            font=_HEADER_FONT,
-            comment="\n".join(problems) if problems else None,
-        )
-        cells.append(make_cell(sheet, header, look))
-    return cells
-
-
-def _prepare_table(sheet: _FastSheet, widths: Sequence[float], rows: int) -> None:
-    """Column widths (must precede the first row in write-only mode), frozen header, autofilter."""
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    if widths:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(widths))}{max(rows, 1) + 1}"
-
-
-def estimate_widths(headers: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[float]:
-    """Readable, bounded widths from the header and the first rows of each column."""
-    widths = []
-    for header, values in zip(headers, columns, strict=True):
-        longest = len(str(header)) + 3  # room for the filter button
-        for value in values[:WIDTH_SAMPLE_ROWS]:
-            longest = max(longest, _display_length(value))
-        widths.append(float(min(max(longest + 1, MIN_WIDTH), MAX_WIDTH)))
-    return widths
-
-
-def _display_length(value: Any) -> int:
-    value = plain_value(value)
-    if value is None:
-        return 0
-    if isinstance(value, datetime):
-        return 19 if value.time() != time() else 10
-    if isinstance(value, date):
-        return 10
-    if isinstance(value, float | Decimal):
-        return len(f"{value:,.2f}")
-    return max((len(line) for line in str(value).splitlines()), default=0)
-
-
-# --- Invoices
-
-
-def _write_invoices_sheet(sheet: _FastSheet, invoices: list[Invoice], errors: ErrorIndex) -> None:
-    records = [_invoice_record(invoice, errors) for invoice in invoices]
+def _write_invoices_sheet(sheet: _Sheet, report: ImportReport, errors: ErrorIndex) -> None:
+    records = [_invoice_record(invoice, report, errors) for invoice in report.invoices]
     columns = [[record[i] for record in records] for i in range(len(INVOICE_COLUMNS))]
-    _prepare_table(sheet, estimate_widths(INVOICE_COLUMNS, columns), len(records))
-    sheet.append(_header_row(sheet, INVOICE_COLUMNS, {}))
-    for invoice, record in zip(invoices, records, strict=True):
-        sheet.append(_invoice_cells(sheet, invoice.status, record))
+    sheet.table(estimate_widths(INVOICE_COLUMNS, columns), len(records))
+    _header_row(sheet, INVOICE_COLUMNS, {})
+    status, total, crm_total = (INVOICE_COLUMNS.index(name) for name in ("status", "total", "crm_total"))
+    for invoice, record in zip(report.invoices, records, strict=True):
+        looks = {status: STATUS_LOOKS[report.status(invoice)], total: AMOUNT, crm_total: AMOUNT}
+        sheet.append(record, looks)
 
 
-def _invoice_record(invoice: Invoice, errors: ErrorIndex) -> list[Any]:
-    outcome = invoice.outcome
-    in_row_order = sorted(invoice.errors, key=lambda error: (error.row is not None, error.row or 0))
-    problems = [errors.describe(error) for error in in_row_order]
+def _invoice_record(invoice: Invoice, report: ImportReport, errors: ErrorIndex) -> list[Any]:
+    outcome = report.outcome(invoice)
+    problems = [errors.describe(error) for error in _in_row_order(report.errors_of(invoice))]
     if outcome is not None and outcome.message:
         problems.append(outcome.message)
     return [
         invoice.number,
-        invoice.status.value,
+        report.status(invoice).value,
         outcome.crm_id if outcome is not None else None,
         _line_count(invoice),
-        invoice.total,
+        report.total(invoice),
         outcome.crm_total if outcome is not None else None,
         invoice.currency,
         invoice.source_rows,
@@ -594,23 +452,15 @@ def _invoice_record(invoice: Invoice, errors: ErrorIndex) -> list[Any]:
     ]
 
 
-def _invoice_cells(sheet: _FastSheet, status: Status, record: list[Any]) -> list[Any]:
-    looks = {
-        "status": Look(fill=STATUS_FILLS[status]),
-        "total": Look(number_format=AMOUNT_FORMAT),
-        "crm_total": Look(number_format=AMOUNT_FORMAT),
-    }
-    return [
-        make_cell(sheet, value, looks.get(name, PLAIN))
-        for name, value in zip(INVOICE_COLUMNS, record, strict=True)
-    ]
+def _in_row_order(errors: Iterable[CellError]) -> list[CellError]:
+    return sorted(errors, key=lambda error: (error.row is not None, error.row or 0))
 
 
 def _line_count(invoice: Invoice) -> int:
     return len(invoice.rows) if invoice.rows else len(invoice.lines)
 
 
-# --- Rows
+# ---------------------------------------------------------------------------------------------- Rows
 
 
 @dataclass(frozen=True)
@@ -623,51 +473,40 @@ class RowFate:
 
 
 def _write_rows_sheet(
-    sheet: _FastSheet, validation: Validation, raw_headers: list[tuple[int, str]], errors: ErrorIndex
+    sheet: _Sheet, report: ImportReport, input_headers: list[tuple[int, str]], errors: ErrorIndex
 ) -> None:
-    raw = validation.table.raw
-    headers = [header for _, header in raw_headers]
-    columns = [raw.frame.iloc[:, position].tolist() for position, _ in raw_headers]
-    fates = _row_fates(validation, errors)
+    raw = report.table.raw
+    headers = [header for _, header in input_headers]
+    columns = [raw.frame.iloc[:, position].tolist() for position, _ in input_headers]
+    fates = _row_fates(report, errors)
     sample = [[fates[row].error for row in raw.row_numbers[:WIDTH_SAMPLE_ROWS]]]
     widths = estimate_widths(headers, columns)
     widths += [8.0, 10.0, 10.0, estimate_widths(["error"], sample)[0]]
-    _prepare_table(sheet, widths, len(raw.row_numbers))
-    sheet.append(_header_row(sheet, [*headers, *RESULT_COLUMNS], errors.column_messages()))
+    sheet.table(widths, len(raw.row_numbers))
+    _header_row(sheet, [*headers, *RESULT_COLUMNS], errors.column_messages())
+    status = len(headers) + RESULT_COLUMNS.index("status")
+    positions: dict[str, list[int]] = {}  # header -> its columns (a header may repeat)
+    for position, header in enumerate(headers):
+        positions.setdefault(header, []).append(position)
     for index, row in enumerate(raw.row_numbers):
+        fate = fates[row]
+        looks = {status: STATUS_LOOKS[fate.status]}
+        if row in errors.by_row:
+            for header, messages in errors.cell_messages(row).items():
+                look = Look(fill=ERROR_FILL, comment="\n".join(messages))
+                looks |= dict.fromkeys(positions[header], look)
         values = [column[index] for column in columns]
-        sheet.append(_row_cells(sheet, headers, values, row, fates[row], errors))
+        sheet.append([*values, row, fate.status.value, fate.crm_id, fate.error], looks)
 
 
-def _row_cells(
-    sheet: _FastSheet,
-    headers: list[str],
-    values: list[Any],
-    row: int,
-    fate: RowFate,
-    errors: ErrorIndex,
-) -> list[Any]:
-    in_error = errors.cell_messages(row) if row in errors.by_row else {}
-    cells = []
-    for header, value in zip(headers, values, strict=True):
-        messages = in_error.get(header)
-        look = Look(fill=ERROR_FILL, comment="\n".join(messages)) if messages else PLAIN
-        cells.append(make_cell(sheet, value, look))
-    cells.append(row)
-    cells.append(make_cell(sheet, fate.status.value, Look(fill=STATUS_FILLS[fate.status])))
-    cells.append(fate.crm_id)
-    cells.append(make_cell(sheet, fate.error))
-    return cells
-
-
-def _row_fates(validation: Validation, errors: ErrorIndex) -> dict[int, RowFate]:
+def _row_fates(report: ImportReport, errors: ErrorIndex) -> dict[int, RowFate]:
     """The fate of every input row; rows of no invoice are invalid."""
     fates: dict[int, RowFate] = {}
-    for invoice in validation.invoices:
-        context = InvoiceContext.of(invoice, errors)
+    for invoice in report.invoices:
+        context = InvoiceContext.of(invoice, report)
         for row in invoice.rows:
             fates[row] = context.fate(row, errors)
-    for row in validation.table.raw.row_numbers:
+    for row in report.table.raw.row_numbers:
         if row not in fates:
             own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
             fates[row] = RowFate(Status.INVALID, None, join_messages(own) or "this row belongs to no invoice")
@@ -680,24 +519,22 @@ class InvoiceContext:
 
     status: Status
     crm_id: int | None
-    whole: tuple[str, ...]  # errors of the whole invoice (no row)
     error_rows: tuple[int, ...]  # sorted rows with errors
     note: str  # the outcome's message
 
     @classmethod
-    def of(cls, invoice: Invoice, errors: ErrorIndex) -> InvoiceContext:
-        outcome = invoice.outcome
+    def of(cls, invoice: Invoice, report: ImportReport) -> InvoiceContext:
+        outcome = report.outcome(invoice)
         return cls(
-            status=invoice.status,
+            status=report.status(invoice),
             crm_id=outcome.crm_id if outcome is not None else None,
-            whole=tuple(errors.describe(error) for error in invoice.errors if error.row is None),
-            error_rows=tuple(sorted({error.row for error in invoice.errors if error.row is not None})),
+            error_rows=tuple(sorted({e.row for e in report.errors_of(invoice) if e.row is not None})),
             note=outcome.message if outcome is not None else "",
         )
 
     def fate(self, row: int, errors: ErrorIndex) -> RowFate:
         own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
-        parts = [*own, *self.whole]
+        parts = list(own)
         others = self._other_error_rows(row)
         if others:
             parts.append(f"the invoice has errors on row {others}")
@@ -717,48 +554,39 @@ def _contains(sorted_rows: tuple[int, ...], row: int) -> bool:
     return index < len(sorted_rows) and sorted_rows[index] == row
 
 
-# --- Summary
+# ---------------------------------------------------------------------------------------------- Summary
 
 
-def _write_summary_sheet(sheet: _FastSheet, validation: Validation, run: RunInfo, errors: ErrorIndex) -> None:
-    rows = list(_summary_rows(validation, run, errors))
-    sheet.column_dimensions["A"].width = 34
-    sheet.column_dimensions["B"].width = 66
-    sheet.column_dimensions["C"].width = 16
-    for label, value, look in rows:
-        if look is _SECTION:
-            sheet.append([make_cell(sheet, label, Look(font=_HEADER_FONT, fill=_HEADER_FILL))])
+def _write_summary_sheet(sheet: _Sheet, report: ImportReport, run: RunInfo, errors: ErrorIndex) -> None:
+    sheet.widths([34, 66, 16])
+    for label, value, look in _summary_rows(report, run, errors):
+        if look is SECTION:
+            sheet.append([label], {0: SECTION})
         else:
-            sheet.append([make_cell(sheet, label), make_cell(sheet, value, look)])
+            sheet.append([label, value], {1: look})
 
 
-_SECTION = Look(font=Font(bold=True))  # marker: a section title row
-
-
-def _summary_rows(
-    validation: Validation, run: RunInfo, errors: ErrorIndex
-) -> Iterator[tuple[str, Any, Look]]:
-    invoices = validation.invoices
-    counts = summary_counts(invoices)
-    yield "Invoices by status", None, _SECTION
+def _summary_rows(report: ImportReport, run: RunInfo, errors: ErrorIndex) -> Iterator[tuple[str, Any, Look]]:
+    counts = summary_counts(report)
+    yield "Invoices by status", None, SECTION
     for status in Status:
-        yield status.value, counts[status.value], Look(fill=STATUS_FILLS[status])
+        yield status.value, counts[status.value], STATUS_LOOKS[status]
     yield "invoices", counts["invoices"], PLAIN
     yield "lines", counts["lines"], PLAIN
-    yield "input rows", len(validation.table.raw.row_numbers), PLAIN
-    yield "rows of no invoice (invalid)", _orphan_row_count(validation), PLAIN
+    yield "input rows", len(report.table.raw.row_numbers), PLAIN
+    yield "rows of no invoice (invalid)", _orphan_row_count(report), PLAIN
     yield "", None, PLAIN
-    yield "Totals per currency: created, skipped and planned invoices (CRM total where known)", None, _SECTION
-    for currency, total in currency_totals(invoices).items():
-        yield currency, total, Look(number_format=AMOUNT_FORMAT)
+    yield "Totals per currency: created, skipped and planned invoices (CRM total where known)", None, SECTION
+    for currency, total in currency_totals(report).items():
+        yield currency, total, AMOUNT
     yield "", None, PLAIN
-    yield "Run", None, _SECTION
+    yield "Run", None, SECTION
     yield from _run_rows(run)
-    if validation.table.raw.sheet:
-        yield "input sheet", validation.table.raw.sheet, PLAIN
+    if report.table.raw.sheet:
+        yield "input sheet", report.table.raw.sheet, PLAIN
     if errors.unplaced:
         yield "", None, PLAIN
-        yield "Problems of the whole file", None, _SECTION
+        yield "Problems of the whole file", None, SECTION
         for error in errors.unplaced:
             yield errors.label(error.column) or "file", error.message, PLAIN
 
@@ -777,24 +605,9 @@ def _run_rows(run: RunInfo) -> Iterator[tuple[str, Any, Look]]:
         yield str(key), value if isinstance(value, str | int | float | Decimal) else str(value), PLAIN
 
 
-def currency_totals(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
-    """Sum per currency of created, skipped and planned invoices: the CRM's total, else the computed one."""
-    totals: dict[str, Decimal] = {}
-    for invoice in invoices:
-        if invoice.status not in TOTALLED_STATUSES:
-            continue
-        outcome = invoice.outcome
-        amount = outcome.crm_total if outcome is not None and outcome.crm_total is not None else invoice.total
-        if amount is None:
-            continue
-        currency = invoice.currency or "(no currency)"
-        totals[currency] = totals.get(currency, Decimal(0)) + amount
-    return dict(sorted(totals.items()))
-
-
-def _orphan_row_count(validation: Validation) -> int:
-    grouped = {row for invoice in validation.invoices for row in invoice.rows}
-    return sum(1 for row in validation.table.raw.row_numbers if row not in grouped)
+def _orphan_row_count(report: ImportReport) -> int:
+    grouped = {row for invoice in report.invoices for row in invoice.rows}
+    return sum(1 for row in report.table.raw.row_numbers if row not in grouped)
 
 
 def _moment(moment: datetime) -> str:
@@ -809,23 +622,8 @@ def _duration(started: datetime, ended: datetime | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-# ---------------------------------------------------------------------------------------------- saving
-
-
 def _same_file(path: Path, source: Path) -> bool:
     try:
         return path.resolve() == Path(source).resolve()
     except OSError:
         return False
-
-
-def _save_atomically(workbook: Workbook, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # same folder: atomic replace
-    try:
-        workbook.save(temporary)
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

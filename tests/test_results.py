@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import zipfile
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,17 +13,15 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from lxml import etree
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+import xlsxwriter
 from openpyxl.worksheet.worksheet import Worksheet
 from python_calamine import CalamineWorkbook
 
 from importer import results
-from importer.columns import RESULT_COLUMNS
 from importer.errors import ResultsPathError
 from importer.models import (
     CellError,
+    ImportReport,
     Invoice,
     Line,
     MappedTable,
@@ -30,9 +29,15 @@ from importer.models import (
     RawTable,
     RunInfo,
     Status,
-    Validation,
 )
-from importer.results import default_results_path, summary_counts, write_results
+from importer.results import (
+    all_errors,
+    default_results_path,
+    describe_error,
+    summary_counts,
+    write_results,
+)
+from importer.results_layout import INVOICE_COLUMNS, RESULT_COLUMNS, RESULTS_SHEETS
 
 HEADERS = ["Invoice No", "Date", "Due", "Customer", "Currency", "Item", "Qty", "Unit Price", "Notes"]
 HEADER_OF = {
@@ -55,25 +60,41 @@ def make_table(rows: list[list[Any]], headers: list[str] = HEADERS) -> MappedTab
 
 
 def line(row: int) -> Line:
-    return Line(row=row, item="WID-001", quantity=Decimal(1), price=Decimal("7.70"))
+    return Line(row=row, values={"item": "WID-001", "quantity": Decimal(1), "price": Decimal("7.70")})
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """An invoice with what the report says of it beyond its errors."""
+
+    invoice: Invoice
+    outcome: Outcome | None
+    total: Decimal | None
 
 
 def invoice(
     number: str,
-    rows: list[int],
+    rows: Sequence[int],
     outcome: Outcome | None = None,
-    errors: list[CellError] | None = None,
     total: str | None = "10.00",
     currency: str = "EUR",
-) -> Invoice:
-    return Invoice(
+) -> Entry:
+    built = Invoice(
         number=number,
-        rows=rows,
-        lines=[line(r) for r in rows],
-        currency=currency,
-        total=Decimal(total) if total else None,
-        outcome=outcome,
-        errors=errors or [],
+        rows=tuple(rows),
+        lines=tuple(line(r) for r in rows),
+        values={"invoice_number": number, "currency": currency},
+    )
+    return Entry(built, outcome, Decimal(total) if total else None)
+
+
+def make_report(table: MappedTable, entries: Sequence[Entry], errors: Sequence[CellError]) -> ImportReport:
+    return ImportReport(
+        table=table,
+        invoices=tuple(entry.invoice for entry in entries),
+        errors=tuple(errors),
+        outcomes={e.invoice.number: e.outcome for e in entries if e.outcome is not None},
+        totals={e.invoice.number: e.total for e in entries if e.total is not None},
     )
 
 
@@ -96,8 +117,8 @@ NO_NUMBER = CellError("the invoice number is blank", row=7, column="invoice_numb
 WHOLE_COLUMN = CellError("cannot decide the decimal mark; set [format] decimal", column="price")
 
 
-def sample_validation() -> Validation:
-    rows: list[list[Any]] = [
+def sample_rows() -> list[list[Any]]:
+    return [
         ["INV-1", date(2026, 6, 1), date(2026, 7, 1), "bill@acme.example", "EUR", "WID-001", 100, 7.7, None],
         [None, None, None, None, None, "SRV-HOUR", 2.5, 95, "onsite"],
         ["INV-2", datetime(2026, 6, 2, 0, 0), date(2026, 7, 2), "b@x.example", "USD", "WID-001", 1, 3, None],
@@ -106,8 +127,10 @@ def sample_validation() -> Validation:
         [None, date(2026, 6, 3), date(2026, 7, 3), "e@x.example", "EUR", "WID-001", 1, 1, "orphan"],
         ["INV-5", date(2026, 6, 4), date(2026, 7, 4), "f@x.example", "EUR", "WID-001", 1, 1, None],
     ]
-    table = make_table(rows)
-    invoices = [
+
+
+def sample_entries() -> list[Entry]:
+    return [
         invoice(
             "INV-1",
             [2, 3],
@@ -115,8 +138,8 @@ def sample_validation() -> Validation:
             total="1008.50",
         ),
         invoice("INV-2", [4], Outcome(Status.FAILED, message="the CRM refused it: 500"), currency="USD"),
-        invoice("INV-3", [5], errors=[BAD_QTY], total=None, currency="USD"),
-        invoice("INV-4", [6], errors=[BAD_DEFAULT], total=None, currency="XXX"),
+        invoice("INV-3", [5], total=None, currency="USD"),
+        invoice("INV-4", [6], total=None, currency="XXX"),
         invoice(
             "INV-5",
             [8],
@@ -126,12 +149,19 @@ def sample_validation() -> Validation:
             total="3.00",
         ),
     ]
-    return Validation(table=table, invoices=invoices, errors=[BAD_QTY, BAD_DEFAULT, NO_NUMBER, WHOLE_COLUMN])
+
+
+SAMPLE_ERRORS = [BAD_QTY, BAD_DEFAULT, NO_NUMBER, WHOLE_COLUMN]
+
+
+def sample_report(entries: Sequence[Entry] | None = None) -> ImportReport:
+    entries = sample_entries() if entries is None else entries
+    return make_report(make_table(sample_rows()), entries, SAMPLE_ERRORS)
 
 
 @pytest.fixture
 def written(tmp_path: Path) -> Path:
-    return write_results(tmp_path / "out" / "in.results.xlsx", sample_validation(), run_info())
+    return write_results(tmp_path / "out" / "in.results.xlsx", sample_report(), run_info())
 
 
 def sheet_records(sheet: Worksheet) -> list[dict[str, Any]]:
@@ -154,7 +184,7 @@ def test_default_results_path_is_beside_the_input() -> None:
 
 
 def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
-    counts = summary_counts(sample_validation().invoices)
+    counts = summary_counts(sample_report())
     assert counts == {
         "created": 1,
         "skipped": 1,
@@ -166,7 +196,8 @@ def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
         "invoices": 5,
         "lines": 6,
     }
-    assert summary_counts([]) == {s.value: 0 for s in Status} | {"invoices": 0, "lines": 0}
+    empty = make_report(make_table([]), [], [])
+    assert summary_counts(empty) == {s.value: 0 for s in Status} | {"invoices": 0, "lines": 0}
 
 
 # ---------------------------------------------------------------------------------------------- sheets
@@ -174,7 +205,7 @@ def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
 
 def test_workbook_has_three_sheets_with_frozen_filtered_headers(written: Path) -> None:
     book = openpyxl.load_workbook(written)
-    assert book.sheetnames == ["Invoices", "Rows", "Summary"]
+    assert book.sheetnames == ["Invoices", "Rows", "Summary"] == list(RESULTS_SHEETS)
     for name in ("Invoices", "Rows"):
         sheet = book[name]
         assert sheet.freeze_panes == "A2"
@@ -186,7 +217,7 @@ def test_workbook_has_three_sheets_with_frozen_filtered_headers(written: Path) -
 
 def test_invoices_sheet_one_row_per_invoice(written: Path) -> None:
     sheet = openpyxl.load_workbook(written)["Invoices"]
-    assert [c.value for c in sheet[1]] == list(results.INVOICE_COLUMNS)
+    assert [c.value for c in sheet[1]] == list(INVOICE_COLUMNS)
     records = sheet_records(sheet)
     assert [r["invoice_number"] for r in records] == ["INV-1", "INV-2", "INV-3", "INV-4", "INV-5"]
     assert [r["status"] for r in records] == ["created", "failed", "invalid", "invalid", "skipped"]
@@ -244,9 +275,9 @@ def test_rows_sheet_marks_cells_in_error_red_with_a_comment(written: Path) -> No
 
 
 def test_error_on_a_column_missing_from_the_file_goes_to_the_error_cell_only(tmp_path: Path) -> None:
-    validation = sample_validation()
-    validation.table.headers.pop("currency")  # the currency came from a bad default
-    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    report = sample_report()
+    report.table.headers.pop("currency")  # the currency came from a bad default
+    path = write_results(tmp_path / "r.xlsx", report, run_info())
     sheet = openpyxl.load_workbook(path)["Rows"]
     assert all(c.comment is None for c in column_cells(sheet, "Currency"))
     assert sheet_records(sheet)[4]["error"] == "currency: currency 'XXX' is not in the CRM's list"
@@ -254,9 +285,10 @@ def test_error_on_a_column_missing_from_the_file_goes_to_the_error_cell_only(tmp
 
 def test_other_rows_of_an_invalid_invoice_say_where_the_errors_are(tmp_path: Path) -> None:
     error = CellError("item 'NOPE' is unknown", row=3, column="item", code="unknown_reference")
-    validation = sample_validation()
-    validation.invoices[0] = invoice("INV-1", [2, 3], errors=[error], total=None)
-    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    entries = sample_entries()
+    entries[0] = invoice("INV-1", [2, 3], total=None)
+    report = make_report(make_table(sample_rows()), entries, [error, *SAMPLE_ERRORS])
+    path = write_results(tmp_path / "r.xlsx", report, run_info())
     records = sheet_records(openpyxl.load_workbook(path)["Rows"])
     assert records[0]["status"] == "invalid"
     assert records[0]["error"] == "the invoice has errors on row 3"
@@ -273,7 +305,7 @@ def normalise(value: Any) -> Any:
 
 
 def test_rows_sheet_input_columns_round_trip_with_openpyxl_and_calamine(written: Path) -> None:
-    expected = [[normalise(v) for v in row] for row in sample_validation().table.raw.frame.values.tolist()]
+    expected = [[normalise(v) for v in row] for row in sample_report().table.raw.frame.values.tolist()]
     book = openpyxl.load_workbook(written)
     by_openpyxl = [
         [normalise(v) for v in row[: len(HEADERS)]]
@@ -309,12 +341,13 @@ def test_summary_sheet(written: Path) -> None:
 
 
 def test_planned_invoices_are_totalled_in_a_dry_run(tmp_path: Path) -> None:
-    validation = sample_validation()
-    validation.invoices = [
-        invoice("A", [2], Outcome(Status.PLANNED), total="5.10"),
-        invoice("B", [3], Outcome(Status.PLANNED), total="4.90"),
-    ]
-    path = write_results(tmp_path / "r.xlsx", validation, run_info(dry_run=True))
+    report = sample_report(
+        [
+            invoice("A", [2], Outcome(Status.PLANNED), total="5.10"),
+            invoice("B", [3], Outcome(Status.PLANNED), total="4.90"),
+        ]
+    )
+    path = write_results(tmp_path / "r.xlsx", report, run_info(dry_run=True))
     rows = {r[0]: r[1] for r in openpyxl.load_workbook(path)["Summary"].iter_rows(values_only=True)}
     assert rows["EUR"] == 10.0 and rows["planned"] == 2 and rows["dry run"] == "yes"
 
@@ -330,7 +363,7 @@ def test_formula_like_text_is_written_as_text_never_as_a_formula(tmp_path: Path)
     table = make_table(rows)
     invoices = [invoice(v, [n + 2], Outcome(Status.FAILED, message=v)) for n, v in enumerate(FORMULA_LIKE)]
     errors = [CellError("=1+1", row=2, column="contact")]
-    path = write_results(tmp_path / "r.xlsx", Validation(table, invoices, errors), run_info())
+    path = write_results(tmp_path / "r.xlsx", make_report(table, invoices, errors), run_info())
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
             if name.startswith("xl/worksheets/sheet"):
@@ -347,7 +380,7 @@ def test_formula_like_text_is_written_as_text_never_as_a_formula(tmp_path: Path)
 def test_formula_like_headers_stay_text(tmp_path: Path) -> None:
     headers = [*HEADERS[:-1], "=cmd|' /C calc'!A0"]
     table = make_table([["INV-1", date(2026, 6, 1), date(2026, 7, 1), "c", "EUR", "W", 1, 1, "x"]], headers)
-    path = write_results(tmp_path / "r.xlsx", Validation(table, [invoice("INV-1", [2])], []), run_info())
+    path = write_results(tmp_path / "r.xlsx", make_report(table, [invoice("INV-1", [2])], []), run_info())
     with zipfile.ZipFile(path) as archive:
         assert b"<f>" not in archive.read("xl/worksheets/sheet2.xml")
     assert openpyxl.load_workbook(path)["Rows"]["I1"].value == "=cmd|' /C calc'!A0"
@@ -357,8 +390,8 @@ def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
     june = date(2026, 6, 1)
     rows = [["INV\x01-1", june, june, "a\x00b", "EUR", "W\x1f\udcff", 1, 1, "ok\ttab\nline"]]
     error = CellError("bad \x0b value", row=2, column="contact")
-    validation = Validation(make_table(rows), [invoice("INV\x01-1", [2], errors=[error])], [error])
-    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    report = make_report(make_table(rows), [invoice("INV\x01-1", [2])], [error])
+    path = write_results(tmp_path / "r.xlsx", report, run_info())
     values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
     assert values[0] == "INV\ufffd-1" and values[3] == "a\ufffdb" and values[5] == "W\ufffd\ufffd"
     assert values[8] == "ok\ttab\nline"
@@ -368,7 +401,7 @@ def test_odd_values_from_pandas_are_written(tmp_path: Path) -> None:
     stamp = pd.Timestamp("2026-06-01")
     frame_rows = [["INV-1", stamp, float("nan"), pd.NA, "EUR", "W", 1, Decimal("1.50"), True]]
     path = write_results(
-        tmp_path / "r.xlsx", Validation(make_table(frame_rows), [invoice("INV-1", [2])], []), run_info()
+        tmp_path / "r.xlsx", make_report(make_table(frame_rows), [invoice("INV-1", [2])], []), run_info()
     )
     values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
     assert values[:9] == ("INV-1", datetime(2026, 6, 1), None, None, "EUR", "W", 1, 1.5, True)
@@ -377,8 +410,8 @@ def test_odd_values_from_pandas_are_written(tmp_path: Path) -> None:
 def test_very_long_text_is_cut_to_the_cell_limit(tmp_path: Path) -> None:
     long = "x" * 40_000
     rows = [["INV-1", date(2026, 6, 1), date(2026, 7, 1), "c", "EUR", "W", 1, 1, long]]
-    validation = Validation(make_table(rows), [invoice("INV-1", [2])], [])
-    path = write_results(tmp_path / "r.xlsx", validation, run_info())
+    report = make_report(make_table(rows), [invoice("INV-1", [2])], [])
+    path = write_results(tmp_path / "r.xlsx", report, run_info())
     values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
     assert values[8] == "x" * 32_767
 
@@ -388,11 +421,9 @@ def test_very_long_text_is_cut_to_the_cell_limit(tmp_path: Path) -> None:
 
 def test_write_creates_parent_folders_and_replaces_an_old_file(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "r.xlsx"
-    assert write_results(target, sample_validation(), run_info()) == target
+    assert write_results(target, sample_report(), run_info()) == target
     first = target.read_bytes()
-    validation = sample_validation()
-    validation.invoices = validation.invoices[:1]
-    write_results(target, validation, run_info())
+    write_results(target, sample_report(sample_entries()[:1]), run_info())
     assert target.read_bytes() != first
     assert len(sheet_records(openpyxl.load_workbook(target)["Invoices"])) == 1
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.xlsx"]
@@ -404,15 +435,15 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
     target = tmp_path / "r.xlsx"
     target.write_bytes(b"old results")
 
-    real_save = openpyxl.Workbook.save
+    real_close = xlsxwriter.Workbook.close
 
-    def broken_save(self: Any, filename: str) -> None:
-        real_save(self, filename)
+    def broken_close(self: xlsxwriter.Workbook) -> None:
+        real_close(self)  # the whole file written to the temporary path, then the disk fills up
         raise OSError("disk full")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    monkeypatch.setattr(xlsxwriter.Workbook, "close", broken_close)
     with pytest.raises(OSError, match="disk full"):
-        write_results(target, sample_validation(), run_info())
+        write_results(target, sample_report(), run_info())
     assert target.read_bytes() == b"old results"
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
 
@@ -421,12 +452,12 @@ def test_refuses_to_overwrite_the_input_file(tmp_path: Path) -> None:
     source = tmp_path / "in.xlsx"
     source.write_bytes(b"input")
     with pytest.raises(ResultsPathError, match="overwrite the input"):
-        write_results(source, sample_validation(), run_info(source=source))
+        write_results(source, sample_report(), run_info(source=source))
     assert source.read_bytes() == b"input"
 
 
 def test_an_empty_input_writes_a_valid_workbook(tmp_path: Path) -> None:
-    path = write_results(tmp_path / "r.xlsx", Validation(make_table([]), [], []), run_info())
+    path = write_results(tmp_path / "r.xlsx", make_report(make_table([]), [], []), run_info())
     book = openpyxl.load_workbook(path)
     assert [c.value for c in book["Rows"][1]] == [*HEADERS, *RESULT_COLUMNS]
     assert book["Invoices"].max_row == 1
@@ -444,8 +475,7 @@ def test_many_rows_are_written_with_features_intact(tmp_path: Path) -> None:
         for k in range(count // 2)
     ]
     errors = [CellError("too big", row=r, column="quantity") for r in range(2, count + 2, 100)]
-    invoices[0].errors.extend(errors)
-    path = write_results(tmp_path / "r.xlsx", Validation(table, invoices, errors), run_info())
+    path = write_results(tmp_path / "r.xlsx", make_report(table, invoices, errors), run_info())
     sheet = openpyxl.load_workbook(path)["Rows"]
     assert sheet.max_row == count + 1
     assert sum(1 for c in column_cells(sheet, "Qty") if c.comment is not None) == len(errors)
@@ -454,16 +484,21 @@ def test_many_rows_are_written_with_features_intact(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- feeding back
 
 
-def pipeline_validation(path: Path, sheet: str | None = None) -> Validation:
+def loaded(path: Path, sheet: str | None = None) -> MappedTable:
     from importer.load import load_table
     from importer.mapping import map_columns
+
+    return map_columns(load_table(path, sheet=sheet))
+
+
+def validated(path: Path, sheet: str | None = None) -> ImportReport:
     from importer.validate import validate_table
 
-    return validate_table(map_columns(load_table(path, sheet=sheet)))
+    return ImportReport.offline(validate_table(loaded(path, sheet)))
 
 
-def frame_values(validation: Validation) -> list[list[Any]]:
-    frame = validation.table.raw.frame
+def frame_values(table: MappedTable) -> list[list[Any]]:
+    frame = table.raw.frame
     return [[normalise(v) for v in row] for row in frame.astype(object).values.tolist()]
 
 
@@ -497,15 +532,30 @@ def write_input_csv(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("writer", [write_input_xlsx, write_input_csv], ids=["xlsx", "csv"])
-def test_rows_sheet_feeds_back_as_the_same_input(tmp_path: Path, writer: Any) -> None:
+def test_rows_sheet_feeds_back_to_the_loader_as_the_same_table(tmp_path: Path, writer: Any) -> None:
     source = writer(tmp_path / f"in.{'xlsx' if writer is write_input_xlsx else 'csv'}")
-    first = pipeline_validation(source)
+    first = loaded(source)
+    errors = [CellError("quantity must be 0 or more", row=4, column="quantity", value="-2")]
+    report = make_report(first, [invoice("007", [2, 3]), invoice("INV-2", [4])], errors)
+    target = write_results(default_results_path(source), report, run_info(source=source))
+    again = loaded(target)  # a results workbook: its Rows sheet is read, its result columns dropped
+    assert list(again.raw.frame.columns) == list(first.raw.frame.columns)
+    assert again.raw.row_numbers == first.raw.row_numbers
+    assert frame_values(again) == frame_values(first)
+    assert again.headers == first.headers
+
+
+@pytest.mark.parametrize("writer", [write_input_xlsx, write_input_csv], ids=["xlsx", "csv"])
+def test_rows_sheet_feeds_back_as_the_same_input(tmp_path: Path, writer: Any) -> None:
+    """Through validate and group: needs their issue-11 shapes (ImportReport.offline of a Validation)."""
+    source = writer(tmp_path / f"in.{'xlsx' if writer is write_input_xlsx else 'csv'}")
+    first = validated(source)
     assert first.errors, "the sample input must contain mistakes"
     target = write_results(default_results_path(source), first, run_info(source=source))
-    again = pipeline_validation(target, sheet="Rows")
+    again = validated(target, sheet="Rows")
     assert list(again.table.raw.frame.columns) == list(first.table.raw.frame.columns)
     assert again.table.raw.row_numbers == first.table.raw.row_numbers
-    assert frame_values(again) == frame_values(first)
+    assert frame_values(again.table) == frame_values(first.table)
     assert [i.number for i in again.invoices] == [i.number for i in first.invoices]
     summary = {r[0]: r[1] for r in openpyxl.load_workbook(target)["Summary"].iter_rows(values_only=True)}
     assert summary.get("input sheet") == first.table.raw.sheet
@@ -516,8 +566,8 @@ def test_an_invoice_with_an_error_on_every_line_lists_a_few_rows_and_counts_the_
     count = 2000
     rows = [["BIG", date(2026, 6, 1), date(2026, 7, 1), "c", "EUR", "NOPE", 1, 1, None] for _ in range(count)]
     errors = [CellError("unknown item", row=r, column="item") for r in range(2, count + 2)]
-    big = invoice("BIG", list(range(2, count + 2)), errors=errors)
-    path = write_results(tmp_path / "r.xlsx", Validation(make_table(rows), [big], errors), run_info())
+    big = invoice("BIG", list(range(2, count + 2)))
+    path = write_results(tmp_path / "r.xlsx", make_report(make_table(rows), [big], errors), run_info())
     records = sheet_records(openpyxl.load_workbook(path, read_only=True)["Rows"])
     assert records[0]["error"] == (
         "Item: unknown item; the invoice has errors on row 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 1989 more"
@@ -525,49 +575,10 @@ def test_an_invoice_with_an_error_on_every_line_lists_a_few_rows_and_counts_the_
     assert records[5]["error"].endswith("row 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 and 1989 more")
 
 
-# ---------------------------------------------------------------------------------------------- row writer
+# ------------------------------------------------------------------------------------- cells as read back
 
 
-class StockSheet(results._FastSheet):
-    """openpyxl's own writer, cell by cell: each styled cell a WriteOnlyCell, each row through
-    ``WriteOnlyWorksheet._write_rows`` (what this module did before it rendered rows itself)."""
-
-    _write_rows = WriteOnlyWorksheet._write_rows
-
-    def styled(self, value: Any, look: results.Look, quote: bool) -> Any:
-        cell = WriteOnlyCell(self, value)
-        if isinstance(value, str):
-            cell.data_type = "s"
-        if quote:
-            cell.quotePrefix = True
-        if look.fill is not None:
-            cell.fill = look.fill
-        if look.number_format is not None:
-            cell.number_format = look.number_format
-        if look.font is not None:
-            cell.font = look.font
-        if look.comment:
-            cell.comment = results._comment(look.comment)
-        return cell
-
-
-def package_parts(validation: Validation, sheet_class: type[results._FastSheet]) -> dict[str, bytes]:
-    """Every part of the saved workbook but its document properties (the time of saving); XML parts in
-    canonical form (``<c/>`` is ``<c></c>``)."""
-    book = results._build_workbook(validation, run_info(), sheet_class)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    with zipfile.ZipFile(buffer) as archive:
-        return {
-            name: etree.tostring(etree.fromstring(archive.read(name)), method="c14n")
-            if name.endswith((".xml", ".rels", ".vml"))
-            else archive.read(name)
-            for name in archive.namelist()
-            if name != "docProps/core.xml"
-        }
-
-
-def odd_validation() -> Validation:
+def odd_report() -> ImportReport:
     """Every kind of value and look the workbook can hold, errors (comments) in awkward places."""
     june = date(2026, 6, 1)
     rows: list[list[Any]] = [
@@ -577,36 +588,161 @@ def odd_validation() -> Validation:
         ["INV-3", datetime(1900, 1, 15), date(2026, 7, 1), "x\x00y", "EUR", "+", 0, 10**20, "ü ✓ 😀"],
         [None, june, june, "c", "EUR", "W", 1, 1, None],
     ]
-    table = make_table(rows)
     errors = [
         CellError("bad date", row=2, column="issue_date"),  # a date in error: fill, comment, date format
         CellError("bad qty", row=3, column="quantity"),  # a boolean in error
         CellError("blank", row=3, column="currency"),  # an empty text in error
         CellError("bad contact", row=4, column="contact"),  # formula-like text in error
+        CellError("=2+2 & <more>", row=5, column="due_date"),
         CellError("no number", row=6, column="invoice_number"),  # an empty cell in error
         CellError("whole column", column="price"),  # a header comment
-        CellError("=2+2 & <more>", row=5, column="due_date"),
     ]
-    invoices = [
-        invoice("INV-1", [2, 3], errors=errors[:3], total=None),
-        invoice("INV-2", [4], Outcome(Status.FAILED, message="=HYPERLINK(1)"), errors=[errors[3]]),
+    entries = [
+        invoice("INV-1", [2, 3], total=None),
+        invoice("INV-2", [4], Outcome(Status.FAILED, message="=HYPERLINK(1)")),
         invoice("INV-3", [5], Outcome(Status.CREATED, crm_id=7, crm_total=Decimal("3.00")), total="3.00"),
     ]
-    return Validation(table=table, invoices=invoices, errors=errors)
+    return make_report(make_table(rows), entries, errors)
 
 
-@pytest.mark.parametrize(
-    "validation", [sample_validation, odd_validation, lambda: Validation(make_table([]), [], [])]
-)
-def test_rows_are_written_as_openpyxl_writes_them(validation: Any) -> None:
-    fast = package_parts(validation(), results._FastSheet)
-    stock = package_parts(validation(), StockSheet)
-    assert list(fast) == list(stock)
-    for name in stock:
-        assert fast[name] == stock[name], name
+@pytest.fixture
+def odd_book(tmp_path: Path) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(write_results(tmp_path / "odd.xlsx", odd_report(), run_info()))
 
 
-def test_rows_are_written_in_chunks_as_openpyxl_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(results, "ROWS_PER_CHUNK", 2)
-    fast = package_parts(odd_validation(), results._FastSheet)
-    assert fast == package_parts(odd_validation(), StockSheet)
+def fill(cell: Any) -> str | None:
+    """The RGB of a cell's solid fill, None without one."""
+    if cell.fill is None or cell.fill.fill_type != "solid":
+        return None
+    return str(cell.fill.fgColor.rgb)[-6:]
+
+
+def test_values_of_every_kind_read_back(odd_book: openpyxl.Workbook) -> None:
+    rows = [row[: len(HEADERS)] for row in odd_book["Rows"].iter_rows(min_row=2, values_only=True)]
+    assert rows[0] == (
+        "INV-1", datetime(2026, 6, 1), datetime(2026, 6, 1, 13, 5), " lead", "EUR", "W", 1, 1.5, "trail ",
+    )  # fmt: skip
+    assert rows[1][1:3] == (time(9, 30), timedelta(days=2, hours=3))
+    assert rows[1][3] == "   " and rows[1][4] is None  # "" is a blank cell
+    assert rows[1][6] is True and rows[1][7] == "inf"  # infinity is no number a cell can hold: text
+    assert rows[1][8] == "a & <b>"
+    assert rows[2][1:5] == (datetime(2026, 6, 2), None, "=1+1", "#N/A")
+    assert rows[2][8] == "\t tab\nline"
+    assert rows[3][1] == datetime(1900, 1, 15) and rows[3][3] == "x\ufffdy" and rows[3][8] == "ü ✓ 😀"
+    assert rows[3][7] == 1e20
+
+
+def test_dates_and_times_keep_their_formats(odd_book: openpyxl.Workbook) -> None:
+    sheet = odd_book["Rows"]
+    assert sheet["B2"].number_format == "yyyy-mm-dd" and sheet["B2"].is_date
+    assert sheet["C2"].number_format == "yyyy-mm-dd h:mm:ss"
+    assert sheet["B3"].number_format == "h:mm:ss" and sheet["C3"].number_format == "[hh]:mm:ss"
+
+
+def test_cells_in_error_are_red_with_their_message_as_comment(odd_book: openpyxl.Workbook) -> None:
+    sheet = odd_book["Rows"]
+    expected = {
+        "B2": "bad date",
+        "G3": "bad qty",
+        "E3": "blank",
+        "D4": "bad contact",
+        "C5": "=2+2 & <more>",
+        "A6": "no number",
+        "H1": "whole column",
+    }
+    commented = {c.coordinate: c.comment for r in sheet.iter_rows() for c in r if c.comment is not None}
+    assert sorted(commented) == sorted(expected)
+    for ref, message in expected.items():
+        assert commented[ref].text == message and commented[ref].author == "invoice-import"
+        assert fill(sheet[ref]) == results.ERROR_FILL, ref
+    assert sheet["B2"].is_date and sheet["B2"].number_format == "yyyy-mm-dd"  # the date format kept
+    assert sheet["E3"].value is None and sheet["A6"].value is None  # an empty cell in error is marked
+    assert sheet["D4"].quotePrefix and sheet["D4"].data_type == "s"
+    assert sheet["H1"].font.bold and sheet["A1"].font.bold and fill(sheet["A1"]) == results.HEADER_FILL
+    assert fill(sheet["A2"]) is None and fill(sheet["B4"]) is None
+
+
+def test_status_fills_and_amount_formats(odd_book: openpyxl.Workbook) -> None:
+    invoices = odd_book["Invoices"]
+    statuses = {c.value: fill(c) for c in column_cells(invoices, "status")}
+    assert statuses == {
+        "invalid": results.STATUS_FILLS[Status.INVALID],
+        "failed": results.STATUS_FILLS[Status.FAILED],
+        "created": results.STATUS_FILLS[Status.CREATED],
+    }
+    total = column_cells(invoices, "total")
+    assert total[2].value == 3 and total[2].data_type == "n" and total[2].number_format == "#,##0.00"
+    assert total[0].value is None
+    rows = odd_book["Rows"]
+    assert [fill(c) for c in column_cells(rows, "status")] == [
+        results.STATUS_FILLS[s]
+        for s in (Status.INVALID, Status.INVALID, Status.FAILED, Status.CREATED, Status.INVALID)
+    ]
+    assert all(fill(c) is None for c in column_cells(rows, "error"))
+    summary = {r[0].value: r for r in odd_book["Summary"].iter_rows() if r[0].value}
+    assert fill(summary["created"][1]) == results.STATUS_FILLS[Status.CREATED]
+    assert summary["EUR"][1].value == 3 and summary["EUR"][1].number_format == "#,##0.00"
+    assert summary["Run"][0].font.bold and fill(summary["Run"][0]) == results.HEADER_FILL
+
+
+def test_comments_are_sized_for_reading(tmp_path: Path) -> None:
+    path = write_results(tmp_path / "r.xlsx", sample_report(), run_info())
+    with zipfile.ZipFile(path) as archive:
+        drawings = [archive.read(n) for n in archive.namelist() if n.endswith(".vml")]
+    # 300 x 120 pixels (at 96 dpi: 225 x 90 points)
+    assert drawings and all(b"width:225pt" in d and b"height:90pt" in d for d in drawings)
+
+
+RICH_LOOKALIKES = [
+    "<r><t>a</t></r>",
+    '<r><t>x</t></r></is></c><c r="A3"><f>1+1</f></c><c r="A9" t="inlineStr"><is><r><t>y</t></r>',
+]
+
+
+def test_text_that_looks_like_rich_text_xml_is_written_as_text(tmp_path: Path) -> None:
+    """XlsxWriter writes a text '<r>...</r>' as raw rich-text XML: a hostile cell could add a formula."""
+    june = date(2026, 6, 1)
+    rows = [[value, june, june, "c", "EUR", "W", 1, 1, value] for value in RICH_LOOKALIKES]
+    errors = [CellError("bad", row=3, column="invoice_number")]
+    entries = [invoice("A", [2], Outcome(Status.FAILED, message=RICH_LOOKALIKES[1])), invoice("B", [3])]
+    path = write_results(tmp_path / "r.xlsx", make_report(make_table(rows), entries, errors), run_info())
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert b"<f>" not in archive.read(name), name
+    book = openpyxl.load_workbook(path)
+    for row in ("Rows", "Invoices"):
+        assert book[row].max_row == 3
+    rows_read = list(book["Rows"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[8]) for r in rows_read] == [(v, v) for v in RICH_LOOKALIKES]
+    assert fill(book["Rows"]["A3"]) == results.ERROR_FILL
+    assert [r[-1] for r in book["Invoices"].iter_rows(min_row=2, max_row=2, values_only=True)] == [
+        RICH_LOOKALIKES[1]
+    ]
+    calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Rows").to_python()
+    assert [r[0] for r in calamine[1:]] == RICH_LOOKALIKES
+
+
+def test_text_that_looks_like_an_excel_escape_reads_back_as_written(tmp_path: Path) -> None:
+    """'_x0041_' in a cell is Excel's escape of 'A' unless escaped itself: the loader must read the text."""
+    june = date(2026, 6, 1)
+    rows = [["_x0041_", june, june, "c", "EUR", "W", 1, 1, "a_x000D_b"]]
+    path = write_results(
+        tmp_path / "r.xlsx", make_report(make_table(rows), [invoice("_x0041_", [2])], []), run_info()
+    )
+    calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Rows").to_python()
+    assert (calamine[1][0], calamine[1][8]) == ("_x0041_", "a_x000D_b")
+
+
+# ---------------------------------------------------------------------------------------------- console
+
+
+def test_all_errors_lists_every_error_of_the_report_once() -> None:
+    report = make_report(make_table(sample_rows()), sample_entries(), [*SAMPLE_ERRORS, BAD_QTY])
+    assert all_errors(report) == SAMPLE_ERRORS
+
+
+def test_describe_error_names_the_users_header() -> None:
+    assert describe_error(BAD_QTY, HEADER_OF) == "row 5, Qty: quantity must be 0 or more"
+    assert describe_error(BAD_QTY, {}, with_row=False) == "quantity: quantity must be 0 or more"
+    assert describe_error(CellError("empty file"), HEADER_OF) == "empty file"
