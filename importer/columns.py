@@ -504,9 +504,6 @@ class TotalColumns:
 
 TOTAL = TotalColumns()
 
-# Columns a results workbook adds to the Rows sheet. When such a sheet is fed back as input these
-# are not input data: the loader drops them and the writer adds fresh ones.
-RESULT_COLUMNS: tuple[str, ...] = ("row", "status", "crm_id", "error")
 
 _PUNCT = re.compile(r"[\s_\W]+", re.UNICODE)
 _ORDER = {name: position for position, name in enumerate(CANONICAL)}

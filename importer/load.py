@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 import python_calamine
 
-from importer.columns import RESULT_COLUMNS, normalize_header
+from importer.columns import normalize_header
 from importer.errors import InputFileError
 from importer.models import Coded, FormatOptions, RawTable, objects
+from importer.results_layout import RESULT_COLUMNS, RESULTS_SHEETS, ROWS_SHEET
 
 CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
 WORKBOOK_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -488,9 +489,6 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-RESULTS_SHEETS = ("Invoices", "Rows", "Summary")
-
-
 def _choose_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet: str | None) -> str:
     names = list(workbook.sheet_names)
     if sheet is not None:
@@ -504,7 +502,7 @@ def _choose_sheet(path: Path, workbook: python_calamine.CalamineWorkbook, sheet:
             f"{', '.join(repr(name) for name in names) or '(none)'}; pass one of them to --sheet."
         )
     if set(RESULTS_SHEETS) <= set(names):  # a results workbook fed back: its input rows are on "Rows"
-        return "Rows"
+        return ROWS_SHEET
     for name in _visible_sheets(workbook):
         return name
     raise InputFileError(
