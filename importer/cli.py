@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from importer import __version__
-from importer.errors import EXIT_INTERRUPTED, ImporterError, exit_code
+from importer.errors import EXIT_INTERRUPTED, ImporterError, UsageError, exit_code
 
 if TYPE_CHECKING:  # the pipeline (pandas, pandera, openpyxl) is imported by the commands that use it,
     # so that --help and the sandbox start at once
@@ -30,7 +30,7 @@ def _parse_rate(_ctx: click.Context, _param: click.Parameter, value: str | None)
 
     try:
         return parse_rate(value)
-    except ValueError as exc:
+    except UsageError as exc:
         raise click.BadParameter(str(exc)) from exc
 
 
@@ -387,7 +387,7 @@ def sandbox(
 
     try:
         limit = parse_rate(rate_limit) if rate_limit else None
-    except ValueError as exc:
+    except UsageError as exc:
         raise click.BadParameter(str(exc), param_hint="--rate-limit") from exc
     if keyfile is not None and certfile is None:
         raise click.BadParameter("needs --certfile", param_hint="--keyfile")

@@ -850,14 +850,6 @@ def _cell_column(values: list[Any]) -> _Column:
     return _Column(_code_cells(cleaned, booleans), cleaned, longest)
 
 
-def cleaned_and_coded(values: list[Any]) -> tuple[np.ndarray, Coded]:
-    """Workbook cells as the loader keeps them (text stripped, blank as None, whole floats as int) and
-    coded."""
-    column = _cell_column(values)
-    assert column.cells is not None
-    return column.cells, column.coded
-
-
 def _code_cells(cleaned: np.ndarray, booleans: np.ndarray | None) -> Coded:
     """Cleaned cells coded by distinct value. ``booleans``: where the True/False cells are, kept apart
     from the numbers Python finds equal to them (True == 1)."""

@@ -91,7 +91,7 @@ def test_parse_rate_reads_n_per_s() -> None:
 
 @pytest.mark.parametrize("text", ["500", "0/10", "5/0", "a/b", "5/-1", "-5/10", "5/nan"])
 def test_parse_rate_rejects_nonsense_with_a_clear_message(text: str) -> None:
-    with pytest.raises(ValueError, match="N/S"):
+    with pytest.raises(UsageError, match="N/S"):
         parse_rate(text)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from importer.errors import UsageError
 from importer.sandbox import SandboxConfig, SandboxServer, parse_rate
 from tests.sandbox_helpers import crm_client
 
@@ -301,7 +302,7 @@ def test_parse_rate() -> None:
     assert parse_rate("500/10") == (500, 10.0)
     assert parse_rate(" 3/0.5 ") == (3, 0.5)
     for bad in ("500", "0/10", "5/0", "x/1", "5/-1", "1.5/2", ""):
-        with pytest.raises(ValueError, match="N/S"):
+        with pytest.raises(UsageError, match="N/S"):
             parse_rate(bad)
 
 

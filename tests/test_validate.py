@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pandas as pd
 import pytest
 
 from importer.columns import CANONICAL
 from importer.errors import FormatUndecidedError, MappingFileError
-from importer.load import cleaned_and_coded
-from importer.models import Coded, FormatOptions, MappedTable, RawTable, Validation
+from importer.load import load_table
+from importer.mapping import map_columns
+from importer.models import FormatOptions, MappedTable, MappingConfig, RawTable, Validation
 from importer.validate import validate_table
 
 GOOD = {
@@ -42,18 +45,34 @@ def loader_coding(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def table(*rows: dict[str, Any], defaults: dict[str, str] | None = None) -> MappedTable:
+    if CODED["by the loader"] and rows:  # (the loader refuses a file without rows)
+        return _loaded(rows, defaults or {})
     data: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in CANONICAL}
-    coded: dict[str, Coded] = {}
-    if CODED["by the loader"]:
-        loaded = {c: cleaned_and_coded(cells) for c, cells in data.items()}
-        data = {c: list(cells) for c, (cells, _) in loaded.items()}
-        coded = {c: column for c, (_, column) in loaded.items()}
     numbers = list(range(2, 2 + len(rows)))
     frame = pd.DataFrame(data, dtype=object)
     frame["row"] = numbers
-    raw = RawTable(frame=frame, row_numbers=numbers, source=Path("in.csv"), coded=coded)
+    raw = RawTable(frame=frame, row_numbers=numbers, source=Path("in.csv"))
     headers = {c: c for c in CANONICAL}
-    return MappedTable(raw=raw, frame=frame, headers=headers, defaults=defaults or {}, coded=coded)
+    return MappedTable(raw=raw, frame=frame, headers=headers, defaults=defaults or {})
+
+
+def _loaded(rows: tuple[dict[str, Any], ...], defaults: dict[str, str]) -> MappedTable:
+    """The rows as a workbook on disk, read back by the loader (cleaned and coded as it does)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(CANONICAL))
+    for number, row in enumerate(rows, start=2):
+        for column, name in enumerate(CANONICAL, start=1):
+            value = row.get(name)
+            if value is not None:
+                cell = sheet.cell(row=number, column=column, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # never a formula
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "in.xlsx"
+        book.save(path)
+        return map_columns(load_table(path), MappingConfig(defaults=defaults))
 
 
 def located(validation: Validation) -> list[tuple[int | None, str | None, str]]:
