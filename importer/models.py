@@ -121,7 +121,7 @@ class Coded:
         return pd.api.types.infer_dtype(self.values[:-1], skipna=False) in ("string", "empty")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RawTable:
     """The file as read, before any interpretation.
 
@@ -143,7 +143,7 @@ class RawTable:
     coded: dict[str, Coded] = field(default_factory=dict)  # the frame's columns coded (when the loader did)
 
 
-@dataclass
+@dataclass(frozen=True)
 class MappedTable:
     """The table with headers mapped to canonical columns.
 
@@ -414,7 +414,7 @@ class ImportReport:
         return self.totals.get(invoice.number)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunInfo:
     """What the Summary sheet records about a run."""
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e_helpers import invoices_sheet, invoke
 
-CASES = Path(__file__).parent / "fixtures" / "cases"
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "cases"
 
 
 def case_names() -> list[str]:

@@ -1,7 +1,7 @@
 """TLS: the sandbox serving https:// with a certificate from a throw-away CA (trustme), and the real CLI
 verifying it with --ca-bundle, or refusing it without.
 
-(Plain http:// to a host other than loopback is refused before sending: tests/test_cli_e2e.py.)
+(Plain http:// to a host other than loopback is refused before sending: tests/e2e/test_cli_e2e.py.)
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ _PROBE = textwrap.dedent(
 
 
 def _probe(path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.run(
         [sys.executable, "-c", _PROBE, str(path)],
         capture_output=True,

@@ -6,7 +6,7 @@ every invoice number exists exactly once and that the workbook's statuses and ID
 
 The kill loop prints its kill points (``pytest -s``); its rounds are reproducible from ``KILL_LOOP_SEED``
 up to the timing of the processes. A longer soak with other kill points:
-``CRASH_SAFETY_SEED=7 CRASH_SAFETY_ROUNDS=100 pytest tests/test_crash_safety.py -k kill_at -s``
+``CRASH_SAFETY_SEED=7 CRASH_SAFETY_ROUNDS=100 pytest tests/e2e/test_crash_safety.py -k kill_at -s``
 (the test's time limit grows with the rounds).
 """
 
@@ -214,7 +214,7 @@ def test_kill_at_random_moments_then_rerun_every_invoice_exactly_once(
     """Each round: a fresh CRM and file, the CLI killed (SIGKILL, or SIGINT one round in four) at a random
     moment, then run again to the end: every number once in the CRM, the workbook's statuses and IDs right.
 
-    See the kill points: ``pytest tests/test_crash_safety.py -k kill_at -s``.
+    See the kill points: ``pytest tests/e2e/test_crash_safety.py -k kill_at -s``.
     """
     rng = random.Random(KILL_LOOP_SEED)
     server = server_factory(latency_ms=15, jitter_ms=10, drop_rate=0.1, random_seed=KILL_LOOP_SEED)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from importer.columns import CANONICAL, COLUMNS, INVOICE_KEY, TOTAL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 EXTRA_ENTRY = """
     Column(

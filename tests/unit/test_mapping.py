@@ -13,7 +13,7 @@ from importer.load import load_table
 from importer.mapping import closest_headers, load_mapping, map_columns
 from importer.models import FormatOptions, MappingConfig, RawTable
 
-FIXTURES = Path(__file__).parent / "fixtures" / "load"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "load"
 FULL = ["invoice_number", "issue_date", "due_date", "contact", "currency", "item", "quantity"]
 
 

@@ -485,7 +485,7 @@ import asyncio, sys
 from pathlib import Path
 from importer.client import CrmClient
 from importer.journal import Journal
-from tests.test_post import classify_then_post, make_invoice
+from tests.unit.test_post import classify_then_post, make_invoice
 
 url, journal_path, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 invoices = [make_invoice(f"K-{n:03}") for n in range(count)]
@@ -507,7 +507,7 @@ def _spawn_import(url: str, journal_path: Path, count: int) -> subprocess.Popen[
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 

@@ -20,7 +20,7 @@ from importer.errors import InputFileError
 from importer.load import MAX_SHEET_CELLS, _greater_than, load_table, sha256_file
 from importer.models import FormatOptions, RawTable
 
-FIXTURES = Path(__file__).parent / "fixtures" / "load"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "load"
 HEADER = ["invoice_number", "issue_date", "due_date", "contact", "currency", "item", "quantity", "price"]
 
 
