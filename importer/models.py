@@ -31,6 +31,7 @@ class Status(StrEnum):
     FAILED = "failed"  # refused by the CRM or unreachable after retries; certainly not created
     PENDING = "pending"  # not attempted (interrupted, plan not confirmed)
     PLANNED = "planned"  # dry run: would be created
+    CHANGED = "changed"  # created by an earlier run of this import, but the file now differs; nothing posted
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ class Validation:
     table: MappedTable
     invoices: tuple[Invoice, ...]
     errors: tuple[CellError, ...]
+    notes: tuple[str, ...] = ()  # what the user should know that is no error (e.g. a totals row left out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,12 +384,13 @@ class ImportReport:
     errors: tuple[CellError, ...]
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)
     totals: Mapping[str, Decimal] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # shown on the console and in the Summary sheet
 
     @classmethod
     def offline(cls, validation: Validation) -> ImportReport:
         """The report of the offline stages alone (the ``validate`` command)."""
         totals = {i.number: i.total for i in validation.invoices if i.total is not None}
-        return cls(validation.table, validation.invoices, validation.errors, {}, totals)
+        return cls(validation.table, validation.invoices, validation.errors, {}, totals, validation.notes)
 
     @functools.cached_property
     def _errors_by_row(self) -> dict[int | None, list[CellError]]:

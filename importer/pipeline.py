@@ -229,6 +229,7 @@ def build_report(
         errors=tuple(dict.fromkeys(errors)),
         outcomes=dict(outcomes or {}),
         totals=totals,
+        notes=validation.notes,
     )
 
 

@@ -62,6 +62,7 @@ STATUS_FILLS: dict[Status, str] = {
     Status.FAILED: "FF7C80",  # strong red
     Status.PENDING: "D9D9D9",  # grey
     Status.PLANNED: "DDEBF7",  # blue
+    Status.CHANGED: "FFE699",  # amber
 }
 # The number format of a date or time value without a format of its own (as openpyxl gives them).
 TIME_FORMATS: dict[type, str] = {

@@ -193,6 +193,7 @@ def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
         "failed": 1,
         "pending": 0,
         "planned": 0,
+        "changed": 0,
         "invoices": 5,
         "lines": 6,
     }
