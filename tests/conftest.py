@@ -9,7 +9,8 @@
 Each server's base URL is ``server.url``; the default token is ``"sandbox"`` (the administrator). Every
 sandbox also accepts an ordinary user, the viewer: token ``"sandbox-viewer"``, login ``viewer@example.com`` /
 ``sandbox``; it gets 403 Access Denied on admin-only calls and on the private seed contact 9 (which its lists
-leave out). ``sandbox_factory(ssl_certfile=..., ssl_keyfile=...)`` serves https:// (see tests/e2e/test_tls.py).
+leave out). ``sandbox_factory(ssl_certfile=..., ssl_keyfile=...)`` serves https://
+(see tests/e2e/test_tls.py).
 Fault injection restarts from a seed with ``server.reseed(n)``.
 """
 

@@ -1,7 +1,8 @@
 """The exactly-once state machine of importer.post: one test per transition of ``TRANSITIONS``, each
 driving post_invoices against a scripted CRM (httpx.MockTransport behind the real client) into that move
 and reading the states the invoice went through (``Posted.paths``); and the table refusing every other
-move. The kill tests (tests/unit/test_post.py, tests/e2e/test_crash_safety.py) check the same rules end to end."""
+move. The kill tests (tests/unit/test_post.py, tests/e2e/test_crash_safety.py) check the same rules end
+to end."""
 
 from __future__ import annotations
 
