@@ -234,6 +234,7 @@ def test_mistakes_are_marked_fixed_and_uploaded_again(
     assert len(numbers_in_crm(fresh_sandbox)) == 6
 
 
+@pytest.mark.slow
 def test_two_uploads_sharing_numbers_at_once_create_each_invoice_once(
     sandbox_factory: Callable[..., SandboxServer],
     start_web: Callable[..., WebServer],
