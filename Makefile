@@ -29,10 +29,12 @@ demo: $(STAMP)
 
 # Every test: tests/unit, tests/e2e (the CLI against a sandbox over HTTP), tests/sandbox (the fake CRM's contract).
 test: $(STAMP)
+	@sh tests/setup_browser.sh
 	$(BIN)/python -m pytest -q
 
 # The same without the slow ones (kill loops, fault injection): for local work.
 test-fast: $(STAMP)
+	@sh tests/setup_browser.sh
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)

@@ -412,5 +412,122 @@ def sandbox(
     run_sandbox(config)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0 picks a free port."
+)
+@click.option(
+    "--url", envvar="ONLYOFFICE_URL", show_envvar=True, help="The portal, e.g. https://portal.example.com"
+)
+@click.option(
+    "--token",
+    envvar="ONLYOFFICE_TOKEN",
+    show_envvar=True,
+    help="API token used for everyone (no sign-in page).",
+)
+@click.option(
+    "--user",
+    envvar="ONLYOFFICE_USER",
+    show_envvar=True,
+    help="One login used for everyone (no sign-in page).",
+)
+@click.option("--password", envvar="ONLYOFFICE_PASSWORD", show_envvar=True, help="Password for --user.")
+@click.option(
+    "--sandbox", is_flag=True, help="Rehearse: import into a seeded sandbox CRM started in-process."
+)
+@click.option(
+    "--journal", type=click.Path(path_type=Path), help="Import journal (default: one per CRM URL, per user)."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Private folder for uploads, results and saved mappings (default: the per-user state folder).",
+)
+@click.option(
+    "--max-upload-mb", type=click.IntRange(1, 2048), default=50, show_default=True, help="Upload limit."
+)
+@click.option(
+    "--retention-days", type=click.IntRange(1), default=30, show_default=True, help="Keep uploads this long."
+)
+@click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Serve plain http:// on a non-loopback --host (behind a TLS proxy), and permit an http:// --url.",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Serve https:// (PEM chain).",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The certificate's key (PEM).",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path, exists=True),
+    envvar="ONLYOFFICE_CA_BUNDLE",
+    show_envvar=True,
+    help="CA certificates for a portal with a private CA.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def serve(
+    host: str,
+    port: int,
+    url: str | None,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    sandbox: bool,
+    journal: Path | None,
+    data_dir: Path | None,
+    max_upload_mb: int,
+    retention_days: int,
+    allow_http: bool,
+    certfile: Path | None,
+    keyfile: Path | None,
+    ca_bundle: Path | None,
+    debug: bool,
+) -> None:
+    """Serve the importer as a web application: upload, columns, check, plan, posting, results, history.
+
+    Without --token/--user each person signs in with their own ONLYOFFICE login.
+
+    \b
+    Examples:
+      invoice-import serve --sandbox
+      invoice-import serve --url https://portal.example.com
+      invoice-import serve --host 0.0.0.0 --url https://portal.example.com --certfile c.pem --keyfile k.pem
+    """
+    from importer.web.config import WebConfig
+    from importer.web.server import serve as serve_web
+
+    config = WebConfig(
+        host=host,
+        port=port,
+        url=url,
+        token=token,
+        user=user,
+        password=password,
+        sandbox=sandbox,
+        journal=journal,
+        data_dir=data_dir,
+        max_upload_mb=max_upload_mb,
+        retention_days=retention_days,
+        allow_http=allow_http,
+        ca_bundle=ca_bundle,
+        certfile=certfile,
+        keyfile=keyfile,
+    )
+    try:
+        serve_web(config, announce=lambda text: click.echo(text, err=True))
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        _fail(exc, debug)
+
+
 if __name__ == "__main__":
     main()
