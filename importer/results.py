@@ -49,6 +49,7 @@ AMOUNT_FORMAT = "#,##0.00"
 MAX_CELL_TEXT = 32_767  # Excel's limit for one cell
 MIN_WIDTH, MAX_WIDTH = 8, 60
 ERROR_WIDTH = 60  # the error columns: longer messages wrap within it
+LINE_HEIGHT, MAX_LINES = 15, 12  # points per line of wrapped text; a row is at most this many lines high
 WIDTH_SAMPLE_ROWS = 500  # column widths are estimated from the first rows only (bounded work)
 MAX_ROWS_LISTED = 10
 COMMENT_AUTHOR = "invoice-import"
@@ -275,10 +276,13 @@ class _Sheet:
         for column, width in enumerate(widths):
             self.sheet.set_column_pixels(column, column, round(width * 7))
 
-    def append(self, values: Sequence[Any], looks: Mapping[int, Look] | None = None) -> None:
-        """Write the next row: ``values`` from column A, ``looks`` by column index (default :data:`PLAIN`)."""
+    def append(self, values: Sequence[Any], looks: Mapping[int, Look] | None = None, lines: int = 1) -> None:
+        """Write the next row: ``values`` from column A, ``looks`` by column index (default :data:`PLAIN`),
+        ``lines`` of text high (a spreadsheet does not grow a row to fit the wrapped text of a program)."""
         row = self.rows
         self.rows += 1
+        if lines > 1:
+            self.sheet.set_row(row, LINE_HEIGHT * min(lines, MAX_LINES))
         write_string = self.sheet.write_string
         for column, value in enumerate(values):
             look = looks.get(column, PLAIN) if looks else PLAIN
@@ -343,7 +347,7 @@ class _Sheet:
             if look.bold:
                 properties["bold"] = True
             if look.wrap:
-                properties |= {"text_wrap": True, "valign": "top"}
+                properties["text_wrap"] = True
             if look.left:
                 properties["align"] = "left"
             if quoted:
@@ -403,6 +407,14 @@ def _display_length(value: Any) -> int:
     if isinstance(value, float | Decimal):
         return len(f"{value:,.2f}")
     return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+def wrapped_lines(text: str | None, width: float) -> int:
+    """About how many lines ``text`` takes wrapped in a column ``width`` characters wide."""
+    if not text:
+        return 1
+    per_line = max(int(width * 1.15), 1)  # a column holds about this many characters of an average text
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
 
 
 def join_messages(parts: Iterable[str]) -> str:
@@ -484,7 +496,7 @@ def _write_invoices_sheet(sheet: _Sheet, report: ImportReport, errors: ErrorInde
         looks = {status: STATUS_LOOKS[report.status(invoice)], total: AMOUNT, crm_total: AMOUNT}
         if record[error]:
             looks[error] = WRAPPED
-        sheet.append(record, looks)
+        sheet.append(record, looks, wrapped_lines(record[error], widths[error]))
 
 
 def _invoice_record(invoice: Invoice, report: ImportReport, errors: ErrorIndex) -> list[Any]:
@@ -554,8 +566,10 @@ def _write_rows_sheet(
         fate = fates[row]
         values = [row, fate.status.value, fate.crm_id, fate.error, *(column[index] for column in columns)]
         looks = {status: STATUS_LOOKS[fate.status]}
+        lines = 1
         if fate.error:
             looks[error] = WRAPPED
+            lines = wrapped_lines(fate.error, widths[error])
         for position, (typed, look) in numbers.items():
             number = typed.get(row)
             if number is not None and plain_value(values[first + position]) not in (None, ""):
@@ -567,7 +581,7 @@ def _write_rows_sheet(
                 for column in positions[header]:
                     values[column] = columns[column - first][index]
                     looks[column] = look
-        sheet.append(values, looks)
+        sheet.append(values, looks, lines)
 
 
 def _typed_numbers(report: ImportReport, headers: Sequence[str]) -> dict[int, tuple[dict[int, Any], Look]]:
