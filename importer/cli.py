@@ -44,6 +44,7 @@ def _fail(exc: BaseException, debug: bool) -> NoReturn:
 
 
 def _print_errors(result: RunResult) -> None:
+    from importer.pipeline import plural
     from importer.results import all_errors, describe_error
 
     source = result.report.table.raw.source
@@ -52,32 +53,41 @@ def _print_errors(result: RunResult) -> None:
     for error in errors[:MAX_ERRORS_SHOWN]:
         click.echo(f"{source.name}: {describe_error(error, headers)}", err=True)
     if len(errors) > MAX_ERRORS_SHOWN:
-        click.echo(
-            f"... and {len(errors) - MAX_ERRORS_SHOWN} more errors: see the results workbook.", err=True
-        )
+        more = plural(len(errors) - MAX_ERRORS_SHOWN, "more error")
+        where = "see the results workbook" if result.results_path else "add --results to see all of them"
+        click.echo(f"... and {more}: {where}.", err=True)
 
 
 def _print_report(report: RunResult, as_json: bool) -> None:
+    from importer.pipeline import plural
+
     _print_errors(report)
     if report.plan is not None and report.run.dry_run:
         click.echo(report.plan.render(), err=True)
-    for note in report.notes:
+    for note in (*report.report.notes, *report.notes):
         click.echo(note, err=True)
+    if report.crm_error is not None:  # the reason first, then what it left behind
+        click.echo(f"error: {report.crm_error}", err=True)
     counts = report.counts
     if report.offline:
         counts = {("valid" if status == "pending" else status): n for status, n in counts.items()}
     shown = ", ".join(f"{counts[k]} {k}" for k in counts if counts[k] and k not in ("invoices", "lines"))
-    click.echo(
-        f"{counts['invoices']} invoices, {counts['lines']} lines: {shown or 'nothing to do'}.", err=True
-    )
-    if report.crm_error is not None:
-        click.echo(f"error: {report.crm_error}", err=True)
+    summary = f"{plural(counts['invoices'], 'invoice')}, {plural(counts['lines'], 'line')}"
+    click.echo(f"{summary}: {shown or 'nothing to do'}.", err=True)
     if report.interrupted:
         click.echo(
             "Interrupted: what was not posted is 'pending'; run the same command again to finish.", err=True
         )
     if report.results_path is not None:
         click.echo(f"Results workbook: {report.results_path}", err=True)
+    elif report.offline and report.exit_code != 0:
+        from importer.results import CHECK, default_results_path
+
+        check = default_results_path(report.run.source, CHECK)
+        click.echo(
+            f"To see every row with its error in a workbook, run again with --results (writes {check.name}).",
+            err=True,
+        )
     if as_json:
         click.echo(json.dumps(report.summary()))
 
@@ -166,7 +176,9 @@ def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
     "--sandbox", is_flag=True, help="Import into a seeded sandbox CRM started in-process (a rehearsal)."
 )
 @click.option(
-    "--results", type=click.Path(path_type=Path), help="Results workbook (default: <input>.results.xlsx)."
+    "--results",
+    type=click.Path(path_type=Path),
+    help="Results workbook (default: <input>.results.xlsx; with --dry-run <input>.dry-run.xlsx).",
 )
 @click.option("--journal", type=click.Path(path_type=Path), help="Import journal (default: one per CRM URL).")
 @click.option("--dry-run", is_flag=True, help="Check everything against the CRM and plan, but post nothing.")
@@ -273,24 +285,34 @@ def run(
 
 @main.command()
 @source_options
-@click.option("--results", type=click.Path(path_type=Path), help="Also write a results workbook here.")
+@click.option(
+    "--results",
+    is_flag=False,
+    flag_value="",
+    metavar="[PATH]",
+    help="Also write a results workbook: to PATH, or without PATH to <input>.check.xlsx "
+    "(never a run's <input>.results.xlsx).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def validate(
-    file: Path, sheet: str | None, mapping: Path | None, results: Path | None, as_json: bool, debug: bool
+    file: Path, sheet: str | None, mapping: Path | None, results: str | None, as_json: bool, debug: bool
 ) -> None:
     """Check FILE offline (no network): columns, formats, values, consistency of each invoice.
 
     \b
     Examples:
       invoice-import validate invoices.xlsx
+      invoice-import validate invoices.xlsx --results          (writes invoices.check.xlsx)
       invoice-import validate export.csv --mapping mapping.toml --results checked.xlsx
     Exit codes: 0 no problems; 1 some invoices are invalid; 2 the file cannot be used.
     """
     try:
         from importer.pipeline import Source, validate_command
 
-        report = validate_command(Source(file, sheet, mapping), results)
+        report = validate_command(
+            Source(file, sheet, mapping), Path(results) if results else None, workbook=results == ""
+        )
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
@@ -301,20 +323,30 @@ def validate(
 
 @main.command()
 @click.argument("out", type=click.Path(path_type=Path))
-def template(out: Path) -> None:
-    """Write an empty input workbook OUT: the columns, an example invoice, and their documentation.
+@click.option("--force", is_flag=True, help="Replace OUT if it already exists.")
+def template(out: Path, force: bool) -> None:
+    """Write an empty input workbook OUT (.xlsx): the columns to fill in on its Invoices sheet, an example
+    invoice on its own Example sheet (never read unless --sheet Example), and every column documented.
 
     \b
     Example:
       invoice-import template invoices.xlsx
+    Refuses to replace an existing file (add --force) and creates no folder.
     """
     from importer.template import write_template
 
     try:
-        path = write_template(out)
+        path = write_template(out, force=force)
+    except ImporterError as exc:
+        _fail(exc, False)
     except OSError as exc:
         _fail(ImporterError(f"{out}: cannot write the template: {exc.strerror or exc}"), False)
     click.echo(f"Template written: {path}", err=True)
+    click.echo(
+        "Fill in its Invoices sheet (the Example sheet shows one invoice), then: "
+        f"invoice-import validate {path}",
+        err=True,
+    )
 
 
 @main.command()

@@ -31,7 +31,7 @@ from importer.errors import (
     UsageError,
     exit_code,
 )
-from importer.journal import Journal, default_journal_path
+from importer.journal import Journal, JournalState, default_journal_path, number_key
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
 from importer.models import (
@@ -46,7 +46,15 @@ from importer.models import (
 )
 from importer.post import classify_existing, list_existing, post_invoices
 from importer.resolve import resolve_invoices
-from importer.results import check_results_path, default_results_path, summary_counts, write_results
+from importer.results import (
+    CHECK,
+    DRY_RUN,
+    RESULTS,
+    check_results_path,
+    default_results_path,
+    summary_counts,
+    write_results,
+)
 from importer.validate import validate_table
 
 SANDBOX_TOKEN = "sandbox"
@@ -91,6 +99,11 @@ class RunOptions:
     dry_run: bool = False
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 invoice``, ``2 invoices``, ``0 invoices`` (the console's nouns all take an s)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a run is about to do, shown to the user before anything is posted."""
@@ -115,15 +128,17 @@ class Plan:
     def render(self) -> str:
         lines = [
             f"Plan for {self.crm_url}:",
-            f"  create   {len(self.to_create)} invoices with {self.lines} lines",
+            f"  create   {plural(len(self.to_create), 'invoice')} with {plural(self.lines, 'line')}",
         ]
         lines += [
             f"           {amount:,.2f} {currency}" for currency, amount in self.totals_by_currency.items()
         ]
         lines += [
             f"  skip     {self.skipped} already created by an earlier run of this import",
-            f"  exists   {self.exists} numbers already used in the CRM by other invoices (not posted)",
-            f"  invalid  {self.invalid} invoices with errors (not posted; see the results workbook)",
+            f"  exists   {plural(self.exists, 'number')} already used in the CRM by "
+            f"{'another invoice' if self.exists == 1 else 'other invoices'} (not posted)",
+            f"  invalid  {plural(self.invalid, 'invoice')} with errors "
+            "(not posted; see the results workbook)",
         ]
         return "\n".join(lines)
 
@@ -240,8 +255,13 @@ def finish(result: RunResult, results: Path | None) -> RunResult:
     return replace(result, run=run, results_path=path)
 
 
-def validate_command(source: Source, results: Path | None = None) -> RunResult:
-    """The ``validate`` command: offline checks, and a workbook if asked for."""
+def validate_command(source: Source, results: Path | None = None, *, workbook: bool = False) -> RunResult:
+    """The ``validate`` command: offline checks, and a workbook if asked for: at ``results``, or with
+    ``workbook`` at ``<stem>.check.xlsx`` (never a run's ``<stem>.results.xlsx``)."""
+    if results is None and workbook:
+        results = default_results_path(source.file, CHECK)
+    if results is not None:
+        check_results_path(results, source.file)
     validation = validate_source(source)
     result = RunResult(report=build_report(validation), run=new_run_info(validation, None), offline=True)
     return finish(result, results)
@@ -413,6 +433,8 @@ async def import_online(
             crm_error = CrmError(f"the CRM failed a request: {exc}")
         except CrmError as exc:
             crm_error = exc
+        if crm_error is not None:
+            outcomes.update(_known_ids(validation, outcomes, journal))
     unfinished = [r for number, r in resolution.resolved.items() if number not in outcomes]
     outcomes.update(with_status(unfinished, Status.PENDING))
     if not resolved:  # the CRM stopped the run before the pre-flight ended: every valid invoice is pending
@@ -427,6 +449,35 @@ async def import_online(
         requests_sent=client.requests_sent,
         notes=tuple(notes),
     )
+
+
+def _known_ids(
+    validation: Validation, outcomes: Mapping[str, Outcome], journal: Journal
+) -> dict[str, Outcome]:
+    """When the CRM could not be used: the CRM ID the journal knows for each invoice of the file that an
+    earlier run created and this run could not confirm, with a note (its status stays pending)."""
+    created = {
+        number_key(entry.number): entry
+        for entry in journal.entries()
+        if entry.state is JournalState.CREATED and entry.crm_id is not None
+    }
+    known: dict[str, Outcome] = {}
+    for invoice in validation.invoices:
+        entry = created.get(number_key(invoice.number))
+        outcome = outcomes.get(invoice.number)
+        if entry is None or not invoice.is_valid or (outcome is not None and outcome.crm_id is not None):
+            continue
+        if outcome is not None and outcome.status is not Status.PENDING:
+            continue
+        known[invoice.number] = Outcome(
+            status=Status.PENDING,
+            crm_id=entry.crm_id,
+            message=(
+                f"the journal records CRM ID {entry.crm_id} for it, created by an earlier run of this "
+                "import; the CRM could not be reached to confirm it: run again when it can"
+            ),
+        )
+    return known
 
 
 @contextlib.contextmanager
@@ -455,7 +506,8 @@ def run_command(
 ) -> RunResult:
     """The ``run`` command. Input problems raise UsageError (exit 2) before anything is sent."""
     validation = validate_source(options.source)
-    results = options.results or default_results_path(options.source.file)
+    kind = DRY_RUN if options.dry_run else RESULTS  # a dry run never replaces a real run's workbook
+    results = options.results or default_results_path(options.source.file, kind)
     check_results_path(results, options.source.file)
     with crm_endpoint(options.connection) as (crm_url, token), _sandbox_journal(options) as journal:
         if options.connection.sandbox and announce:

@@ -19,7 +19,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,17 +30,26 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from importer.columns import normalize_header
+from importer.columns import BY_NAME, INVOICE_KEY, Kind, normalize_header
 from importer.errors import ResultsPathError
 from importer.files import save_atomically
 from importer.models import CellError, ImportReport, Invoice, RunInfo, Status
-from importer.results_layout import INVOICE_COLUMNS, INVOICES_SHEET, RESULT_COLUMNS, ROWS_SHEET, SUMMARY_SHEET
+from importer.results_layout import (
+    INVOICE_COLUMNS,
+    INVOICE_HEADERS,
+    INVOICES_SHEET,
+    RESULT_COLUMNS,
+    ROWS_SHEET,
+    SUMMARY_SHEET,
+)
 
 TOTALLED_STATUSES: tuple[Status, ...] = (Status.CREATED, Status.SKIPPED, Status.PLANNED)
 
 AMOUNT_FORMAT = "#,##0.00"
 MAX_CELL_TEXT = 32_767  # Excel's limit for one cell
 MIN_WIDTH, MAX_WIDTH = 8, 60
+ERROR_WIDTH = 60  # the error columns: longer messages wrap within it
+LINE_HEIGHT, MAX_LINES = 15, 12  # points per line of wrapped text; a row is at most this many lines high
 WIDTH_SAMPLE_ROWS = 500  # column widths are estimated from the first rows only (bounded work)
 MAX_ROWS_LISTED = 10
 COMMENT_AUTHOR = "invoice-import"
@@ -48,7 +57,10 @@ COMMENT_SIZE = {"width": 300, "height": 120}  # pixels
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # + lone surrogates
-_ERROR_LITERALS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
+_ERROR_LITERALS = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#SPILL!", "#CALC!", "#FIELD!"}
+    | {"#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#EXTERNAL!", "#GETTING_DATA"}
+)
 _SPECIAL_STARTS = (*FORMULA_PREFIXES, "<r>")  # text that needs more than write_string (see _Sheet.text)
 
 # Fill colours (RGB)
@@ -76,9 +88,31 @@ TIME_FORMATS: dict[type, str] = {
 # ---------------------------------------------------------------------------------------------- public API
 
 
-def default_results_path(source: Path) -> Path:
-    """``<input stem>.results.xlsx`` beside the input."""
-    return source.with_name(f"{source.stem}.results.xlsx")
+RESULTS, DRY_RUN, CHECK = "results", "dry-run", "check"  # the kinds of results workbook (default names)
+_RESULTS_STEM = re.compile(r"(?P<base>.+)\.results(?:-(?P<round>[0-9]+))?", re.IGNORECASE)
+
+
+def default_results_path(source: Path, kind: str = RESULTS) -> Path:
+    """The default results workbook beside ``source``: ``<stem>.<kind>.xlsx``, so that a dry run
+    (``march.dry-run.xlsx``) and an offline check (``march.check.xlsx``) never replace a real run's
+    workbook (``march.results.xlsx``).
+
+    Only an ``.xlsx`` input gives its bare stem; any other keeps its format in the name
+    (``march.ods`` -> ``march.ods.results.xlsx``, ``march.csv`` -> ``march.csv.results.xlsx``), so that
+    inputs of the same stem in different formats never replace each other's results.
+
+    A results workbook fed back (``march.results.xlsx``, after fixing its red cells) gets the next round's
+    name, ``march.results-2.xlsx`` (then ``-3`` ...): never its own input (check_results_path refuses
+    that), never a stacked ``.results.results``, and the earlier round's workbook is kept.
+    """
+    source = Path(source)
+    stem, suffix = source.stem, source.suffix.lower()
+    if suffix != ".xlsx":
+        stem = f"{stem}{suffix}" if suffix else stem
+    elif kind == RESULTS and (match := _RESULTS_STEM.fullmatch(stem)):
+        round_ = int(match["round"] or 1) + 1
+        return source.with_name(f"{match['base']}.results-{round_}.xlsx")
+    return source.with_name(f"{stem}.{kind}.xlsx")
 
 
 def summary_counts(report: ImportReport) -> dict[str, int]:
@@ -200,12 +234,16 @@ class Look:
     number_format: str | None = None
     bold: bool = False
     comment: str | None = None
+    wrap: bool = False  # long text wraps within the column's width
+    left: bool = False  # aligned left, numbers too (the Summary's values, beside their labels)
 
 
 PLAIN = Look()
 HEADER = Look(fill=HEADER_FILL, bold=True)
 SECTION = Look(fill=HEADER_FILL, bold=True)  # a section title of the Summary sheet
+NOTE = Look(wrap=False)  # a note of the Summary sheet: a sentence on its own row
 AMOUNT = Look(number_format=AMOUNT_FORMAT)
+WRAPPED = Look(wrap=True)
 STATUS_LOOKS: dict[Status, Look] = {status: Look(fill=fill) for status, fill in STATUS_FILLS.items()}
 
 
@@ -221,12 +259,16 @@ class _Sheet:
         self._formats = formats  # shared by the sheets of the workbook
         self.rows = 0  # rows written so far
 
-    def table(self, widths: Sequence[float], rows: int) -> None:
-        """Column widths, frozen header row, autofilter over the header and ``rows`` rows."""
+    def table(self, widths: Sequence[float], rows: int, frozen_columns: int = 0) -> None:
+        """Column widths, the header row and ``frozen_columns`` columns frozen, autofilter over the header
+        and ``rows`` rows; printed landscape, as wide as one page, the header on every page."""
         self.widths(widths)
-        self.sheet.freeze_panes(1, 0)
+        self.sheet.freeze_panes(1, frozen_columns)
         if widths:
             self.sheet.autofilter(0, 0, max(rows, 1), len(widths) - 1)
+        self.sheet.set_landscape()
+        self.sheet.fit_to_pages(1, 0)
+        self.sheet.repeat_rows(0)
 
     def widths(self, widths: Sequence[float]) -> None:
         """Each column's width as stored in the file (Excel shows 0.71 less: its padding). XlsxWriter adds
@@ -234,10 +276,13 @@ class _Sheet:
         for column, width in enumerate(widths):
             self.sheet.set_column_pixels(column, column, round(width * 7))
 
-    def append(self, values: Sequence[Any], looks: Mapping[int, Look] | None = None) -> None:
-        """Write the next row: ``values`` from column A, ``looks`` by column index (default :data:`PLAIN`)."""
+    def append(self, values: Sequence[Any], looks: Mapping[int, Look] | None = None, lines: int = 1) -> None:
+        """Write the next row: ``values`` from column A, ``looks`` by column index (default :data:`PLAIN`),
+        ``lines`` of text high (a spreadsheet does not grow a row to fit the wrapped text of a program)."""
         row = self.rows
         self.rows += 1
+        if lines > 1:
+            self.sheet.set_row(row, LINE_HEIGHT * min(lines, MAX_LINES))
         write_string = self.sheet.write_string
         for column, value in enumerate(values):
             look = looks.get(column, PLAIN) if looks else PLAIN
@@ -270,7 +315,7 @@ class _Sheet:
                 self.sheet.write_number(row, column, float(value), self._format(look))
         elif isinstance(value, datetime | date | time | timedelta):
             number_format = look.number_format or TIME_FORMATS[type(value)]
-            fmt = self._format(Look(look.fill, number_format, look.bold))
+            fmt = self._format(Look(look.fill, number_format, look.bold, wrap=look.wrap, left=look.left))
             self.sheet.write_datetime(row, column, value, fmt)
         else:  # plain_value returns nothing else
             raise TypeError(f"cannot write {type(value).__name__} to a cell")
@@ -289,8 +334,8 @@ class _Sheet:
             self.sheet.write_string(row, column, text, fmt)
 
     def _format(self, look: Look, quoted: bool = False) -> Format | None:
-        key = (look.fill, look.number_format, look.bold, quoted)
-        if key == (None, None, False, False):
+        key = (look.fill, look.number_format, look.bold, look.wrap, look.left, quoted)
+        if key == (None, None, False, False, False, False):
             return None
         fmt = self._formats.get(key)
         if fmt is None:
@@ -301,6 +346,10 @@ class _Sheet:
                 properties["num_format"] = look.number_format
             if look.bold:
                 properties["bold"] = True
+            if look.wrap:
+                properties["text_wrap"] = True
+            if look.left:
+                properties["align"] = "left"
             if quoted:
                 properties["quote_prefix"] = True
             fmt = self._formats[key] = self._book.add_format(properties)
@@ -358,6 +407,14 @@ def _display_length(value: Any) -> int:
     if isinstance(value, float | Decimal):
         return len(f"{value:,.2f}")
     return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+def wrapped_lines(text: str | None, width: float) -> int:
+    """About how many lines ``text`` takes wrapped in a column ``width`` characters wide."""
+    if not text:
+        return 1
+    per_line = max(int(width * 1.15), 1)  # a column holds about this many characters of an average text
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
 
 
 def join_messages(parts: Iterable[str]) -> str:
@@ -425,14 +482,21 @@ class ErrorIndex:
 
 
 def _write_invoices_sheet(sheet: _Sheet, report: ImportReport, errors: ErrorIndex) -> None:
+    """One row per invoice under readable headers, frozen on the invoice number."""
     records = [_invoice_record(invoice, report, errors) for invoice in report.invoices]
     columns = [[record[i] for record in records] for i in range(len(INVOICE_COLUMNS))]
-    sheet.table(estimate_widths(INVOICE_COLUMNS, columns), len(records))
-    _header_row(sheet, INVOICE_COLUMNS, {})
+    headers = [INVOICE_HEADERS[name] for name in INVOICE_COLUMNS]
+    widths = estimate_widths(headers, columns)
+    error = INVOICE_COLUMNS.index("error")
+    widths[error] = min(widths[error], ERROR_WIDTH)
+    sheet.table(widths, len(records), frozen_columns=INVOICE_COLUMNS.index("invoice_number") + 1)
+    _header_row(sheet, headers, {})
     status, total, crm_total = (INVOICE_COLUMNS.index(name) for name in ("status", "total", "crm_total"))
     for invoice, record in zip(report.invoices, records, strict=True):
         looks = {status: STATUS_LOOKS[report.status(invoice)], total: AMOUNT, crm_total: AMOUNT}
-        sheet.append(record, looks)
+        if record[error]:
+            looks[error] = WRAPPED
+        sheet.append(record, looks, wrapped_lines(record[error], widths[error]))
 
 
 def _invoice_record(invoice: Invoice, report: ImportReport, errors: ErrorIndex) -> list[Any]:
@@ -476,28 +540,76 @@ class RowFate:
 def _write_rows_sheet(
     sheet: _Sheet, report: ImportReport, input_headers: list[tuple[int, str]], errors: ErrorIndex
 ) -> None:
+    """The result columns (row, status, crm_id, error) first, then the input columns as read, the panes
+    frozen on the invoice number; a number column's valid cells as numbers (amounts with two decimals),
+    whatever the input wrote (``1.234,50``, ``$19.99``), every other cell as read."""
     raw = report.table.raw
     headers = [header for _, header in input_headers]
     columns = [raw.frame.iloc[:, position].tolist() for position, _ in input_headers]
     fates = _row_fates(report, errors)
     sample = [[fates[row].error for row in raw.row_numbers[:WIDTH_SAMPLE_ROWS]]]
-    widths = estimate_widths(headers, columns)
-    widths += [8.0, 10.0, 10.0, estimate_widths(["error"], sample)[0]]
-    sheet.table(widths, len(raw.row_numbers))
-    _header_row(sheet, [*headers, *RESULT_COLUMNS], errors.column_messages())
-    status = len(headers) + RESULT_COLUMNS.index("status")
-    positions: dict[str, list[int]] = {}  # header -> its columns (a header may repeat)
+    first = len(RESULT_COLUMNS)  # the first input column
+    numbers = _typed_numbers(report, headers)  # input column index -> (row -> number, look)
+    widths = [8.0, 10.0, 10.0, min(estimate_widths(["error"], sample)[0], ERROR_WIDTH)]
+    widths += estimate_widths(headers, columns)
+    for position in numbers:
+        widths[first + position] = max(widths[first + position], 12.0)
+    number_header = report.table.headers.get(INVOICE_KEY)
+    frozen = first + (headers.index(number_header) + 1 if number_header in headers else 0)
+    sheet.table(widths, len(raw.row_numbers), frozen_columns=frozen)
+    _header_row(sheet, [*RESULT_COLUMNS, *headers], errors.column_messages())
+    status, error = RESULT_COLUMNS.index("status"), RESULT_COLUMNS.index("error")
+    positions: dict[str, list[int]] = {}  # header -> its columns in the sheet (a header may repeat)
     for position, header in enumerate(headers):
-        positions.setdefault(header, []).append(position)
+        positions.setdefault(header, []).append(first + position)
     for index, row in enumerate(raw.row_numbers):
         fate = fates[row]
+        values = [row, fate.status.value, fate.crm_id, fate.error, *(column[index] for column in columns)]
         looks = {status: STATUS_LOOKS[fate.status]}
-        if row in errors.by_row:
+        lines = 1
+        if fate.error:
+            looks[error] = WRAPPED
+            lines = wrapped_lines(fate.error, widths[error])
+        for position, (typed, look) in numbers.items():
+            number = typed.get(row)
+            if number is not None and plain_value(values[first + position]) not in (None, ""):
+                values[first + position] = number
+                looks[first + position] = look
+        if row in errors.by_row:  # a cell in error shows what it held (as read), in red
             for header, messages in errors.cell_messages(row).items():
                 look = Look(fill=ERROR_FILL, comment="\n".join(messages))
-                looks |= dict.fromkeys(positions[header], look)
-        values = [column[index] for column in columns]
-        sheet.append([*values, row, fate.status.value, fate.crm_id, fate.error], looks)
+                for column in positions[header]:
+                    values[column] = columns[column - first][index]
+                    looks[column] = look
+        sheet.append(values, looks, lines)
+
+
+def _typed_numbers(report: ImportReport, headers: Sequence[str]) -> dict[int, tuple[dict[int, Any], Look]]:
+    """For each input column of a number kind: its typed value by row (from the invoices' lines and
+    values), and how it is shown (amounts with two decimals)."""
+    canonical = {header: name for name, header in report.table.headers.items()}
+    wanted: dict[int, str] = {}
+    for position, header in enumerate(headers):
+        name = canonical.get(header)
+        if name is not None and name in BY_NAME and BY_NAME[name].kind is Kind.NUMBER:
+            wanted[position] = name
+    numbers: dict[int, tuple[dict[int, Any], Look]] = {}
+    for position, name in wanted.items():
+        column = BY_NAME[name]
+        typed: dict[int, Any] = {}
+        for invoice in report.invoices:
+            if column.invoice_level:
+                value = invoice.values.get(name)
+                if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+                    typed.update(dict.fromkeys(invoice.rows, value))
+            else:
+                for line in invoice.lines:
+                    value = line.values.get(name)
+                    if isinstance(value, Decimal | int | float) and not isinstance(value, bool):
+                        typed[line.row] = value
+        look = AMOUNT if column.cell_format == AMOUNT_FORMAT else PLAIN
+        numbers[position] = (typed, look)
+    return numbers
 
 
 def _row_fates(report: ImportReport, errors: ErrorIndex) -> dict[int, RowFate]:
@@ -559,12 +671,16 @@ def _contains(sorted_rows: tuple[int, ...], row: int) -> bool:
 
 
 def _write_summary_sheet(sheet: _Sheet, report: ImportReport, run: RunInfo, errors: ErrorIndex) -> None:
-    sheet.widths([34, 66, 16])
+    """Label in A, its value just beside it in B (aligned left, a longer text runs on to the right)."""
+    sheet.widths([30, 16, 60])
+    sheet.sheet.set_landscape()
+    sheet.sheet.fit_to_pages(1, 0)
     for label, value, look in _summary_rows(report, run, errors):
-        if look is SECTION:
-            sheet.append([label], {0: SECTION})
+        if look is SECTION or look is NOTE:
+            sheet.append([label], {0: look})
         else:
-            sheet.append([label, value], {1: look})
+            beside = replace(look, left=True)
+            sheet.append([label, value], {0: Look(fill=look.fill), 1: beside} if look.fill else {1: beside})
 
 
 def _summary_rows(report: ImportReport, run: RunInfo, errors: ErrorIndex) -> Iterator[tuple[str, Any, Look]]:
@@ -585,6 +701,11 @@ def _summary_rows(report: ImportReport, run: RunInfo, errors: ErrorIndex) -> Ite
     yield from _run_rows(run)
     if report.table.raw.sheet:
         yield "input sheet", report.table.raw.sheet, PLAIN
+    if report.notes:
+        yield "", None, PLAIN
+        yield "Notes", None, SECTION
+        for note in report.notes:
+            yield note, None, NOTE
     if errors.unplaced:
         yield "", None, PLAIN
         yield "Problems of the whole file", None, SECTION

@@ -12,8 +12,8 @@ ROWS_SHEET = "Rows"
 SUMMARY_SHEET = "Summary"
 RESULTS_SHEETS: tuple[str, ...] = (INVOICES_SHEET, ROWS_SHEET, SUMMARY_SHEET)  # in workbook order
 
-# The columns the Rows sheet adds after the input columns. When such a sheet is fed back as input they are
-# not input data: the loader drops them and the writer adds fresh ones.
+# The columns the Rows sheet adds before the input columns. When such a sheet is fed back as input they are
+# not input data: the loader drops them (wherever they stand) and the writer adds fresh ones.
 RESULT_COLUMNS: tuple[str, ...] = ("row", "status", "crm_id", "error")
 
 # The Invoices sheet, one row per invoice.
@@ -28,3 +28,15 @@ INVOICE_COLUMNS: tuple[str, ...] = (
     "source_rows",
     "error",
 )
+# What a finance user reads at the head of each Invoices column (the sheet is never read back as input).
+INVOICE_HEADERS: dict[str, str] = {
+    "invoice_number": "Invoice number",
+    "status": "Status",
+    "crm_id": "CRM ID",
+    "lines": "Lines",
+    "total": "Total",
+    "crm_total": "CRM total",
+    "currency": "Currency",
+    "source_rows": "Source rows",
+    "error": "Error",
+}

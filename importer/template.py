@@ -1,9 +1,13 @@
 """The ``template`` command's workbook: an empty input file to fill in.
 
-Sheets: **Invoices** (the canonical columns, required ones bold, one example invoice of two lines, drop-down
-lists for the columns that declare choices: currency, language and template type), **Columns** (what every
-column means) and a hidden **Lists** sheet holding the drop-down values (a list of 74 currencies is longer
-than the 255 characters Excel allows inline). Everything about a column (order, format, comment, example
+Sheets: **Invoices** (the canonical columns, required ones bold, drop-down lists for the columns that declare
+choices: currency, language and template type; no rows: what the user fills in), **Example** (the same columns
+with one example invoice of two lines), **Columns** (what every column means) and a hidden **Lists** sheet
+holding the drop-down values (a list of 74 currencies is longer than the 255 characters Excel allows inline).
+
+The example lives on its own sheet so that it can never be posted by accident: the importer reads the first
+visible sheet, Invoices, unless told ``--sheet Example``. The command never replaces a file unless forced,
+writes only ``.xlsx`` and creates no folder. Everything about a column (order, format, comment, example
 cells, drop-down, documentation) comes from its declaration in importer.columns.
 """
 
@@ -21,8 +25,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from importer.columns import COLUMNS, Column, Kind
+from importer.errors import UsageError
 from importer.files import save_atomically
 
+INVOICES_SHEET, EXAMPLE_SHEET, COLUMNS_SHEET, LISTS_SHEET = "Invoices", "Example", "Columns", "Lists"
 DATA_ROWS = 10_000  # the drop-downs and formats cover rows 2..DATA_ROWS
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
@@ -53,10 +59,28 @@ _HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
 _REQUIRED_FILL = PatternFill("solid", fgColor="FFE699")
 
 
-def write_template(path: Path) -> Path:
-    """Write the empty input workbook to ``path`` (atomically; parent folders created); return ``path``."""
+def write_template(path: Path, *, force: bool = False) -> Path:
+    """Write the empty input workbook to ``path`` (atomically); return ``path``.
+
+    Raises UsageError for a name that is not ``.xlsx``, a folder that does not exist (none is created),
+    or an existing file (unless ``force``: then it is replaced).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() != ".xlsx":
+        raise UsageError(
+            f"{path}: the template is an Excel workbook; give a name ending in .xlsx, "
+            f"e.g. {path.with_suffix('.xlsx').name}."
+        )
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"{path}: the folder {path.parent} does not exist; create it first or choose another."
+        )
+    if path.is_dir():
+        raise UsageError(
+            f"{path}: is a folder; give the name of the workbook to write, e.g. {path}/invoices.xlsx."
+        )
+    if path.exists() and not force:
+        raise UsageError(f"{path}: already exists; choose another name, or add --force to replace it.")
     workbook = build_template()
     return save_atomically(path, lambda temporary: workbook.save(temporary))
 
@@ -65,11 +89,12 @@ def build_template() -> Workbook:
     workbook = Workbook()
     invoices = workbook.active
     assert invoices is not None
-    invoices.title = "Invoices"
-    lists = _write_lists_sheet(workbook.create_sheet("Lists"))
-    _write_invoices_sheet(invoices, lists)
-    _write_columns_sheet(workbook.create_sheet("Columns"))
-    workbook.move_sheet("Lists", offset=1)  # Invoices, Columns, Lists (hidden, last)
+    invoices.title = INVOICES_SHEET
+    lists = _write_lists_sheet(workbook.create_sheet(LISTS_SHEET))
+    _write_invoices_sheet(invoices, lists, ())
+    _write_invoices_sheet(workbook.create_sheet(EXAMPLE_SHEET), lists, EXAMPLE_ROWS)
+    _write_columns_sheet(workbook.create_sheet(COLUMNS_SHEET))
+    workbook.move_sheet(LISTS_SHEET, offset=2)  # Invoices, Example, Columns, Lists (hidden, last)
     workbook.active = 0
     return workbook
 
@@ -77,7 +102,10 @@ def build_template() -> Workbook:
 # --- Invoices
 
 
-def _write_invoices_sheet(sheet: Worksheet, lists: dict[str, str]) -> None:
+def _write_invoices_sheet(
+    sheet: Worksheet, lists: dict[str, str], examples: Sequence[dict[str, Any]]
+) -> None:
+    """The columns' headers, formats and drop-downs, and the ``examples`` rows (the Example sheet's)."""
     for index, column in enumerate(COLUMNS, start=1):
         cell = sheet.cell(row=1, column=index, value=column.name)
         cell.font = _REQUIRED_FONT if column.required else _OPTIONAL_FONT
@@ -88,7 +116,7 @@ def _write_invoices_sheet(sheet: Worksheet, lists: dict[str, str]) -> None:
         number_format = _column_format(column)
         if number_format:
             sheet.column_dimensions[letter].number_format = number_format
-    for offset, example in enumerate(EXAMPLE_ROWS, start=2):
+    for offset, example in enumerate(examples, start=2):
         _write_example_row(sheet, offset, example)
     sheet.freeze_panes = "A2"
     for name, reference in lists.items():

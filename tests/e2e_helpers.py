@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from importer.cli import main
+from importer.results_layout import INVOICE_HEADERS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_data"
@@ -61,7 +62,10 @@ def sheet_rows(path: Path, sheet: str) -> list[dict[str, Any]]:
 
 
 def invoices_sheet(path: Path) -> dict[str, dict[str, Any]]:
-    return {str(row["invoice_number"]): row for row in sheet_rows(path, "Invoices")}
+    """The Invoices sheet by invoice number, each row keyed by the column's name (not its readable header)."""
+    names = {label: name for name, label in INVOICE_HEADERS.items()}
+    rows = [{names.get(k, k): v for k, v in row.items()} for row in sheet_rows(path, "Invoices")]
+    return {str(row["invoice_number"]): row for row in rows}
 
 
 class Crm:

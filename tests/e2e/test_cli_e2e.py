@@ -325,20 +325,56 @@ def test_missing_required_columns_exit_2_with_the_closest_headers(workdir: Path)
     assert "Traceback" not in result.stderr
 
 
-def test_template_is_valid_input(workdir: Path) -> None:
+def fill_in_template(path: Path) -> None:
+    """What a user does: copy the Example sheet's rows onto the Invoices sheet, then save."""
+    book = load_workbook(path)
+    for row in book["Example"].iter_rows(min_row=2, values_only=True):
+        book["Invoices"].append(row)
+    book.save(path)
+
+
+def test_template_example_validates_on_its_own_sheet(workdir: Path) -> None:
     out = workdir / "template.xlsx"
     assert invoke("template", out).exit_code == 0
-    result = invoke("validate", out, "--json")
+    result = invoke("validate", out, "--sheet", "Example", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.summary["invoices"] == 1 and result.summary["lines"] == 2
 
 
-def test_template_example_is_accepted_by_the_crm(fresh_sandbox, workdir: Path) -> None:
+def test_an_unfilled_template_posts_nothing_and_says_why(fresh_sandbox, workdir: Path) -> None:
     out = workdir / "template.xlsx"
     invoke("template", out)
     result = invoke(*run_args(fresh_sandbox.url, workdir / "j.sqlite", out))
+    assert result.exit_code == 2
+    assert "no data rows" in result.stderr and "Traceback" not in result.stderr
+    assert Crm(fresh_sandbox.url).numbers() == []
+
+
+def test_a_filled_in_template_validates_and_is_accepted_by_the_crm(fresh_sandbox, workdir: Path) -> None:
+    out = workdir / "template.xlsx"
+    invoke("template", out)
+    fill_in_template(out)
+    checked = invoke("validate", out, "--json")
+    assert checked.exit_code == 0, checked.stderr
+    assert (checked.summary["invoices"], checked.summary["lines"]) == (1, 2)
+    result = invoke(*run_args(fresh_sandbox.url, workdir / "j.sqlite", out))
     assert result.exit_code == 0, result.stderr
     assert result.summary["created"] == 1
+    assert Crm(fresh_sandbox.url).numbers() == ["INV-2026-0001"]
+
+
+def test_template_refuses_to_overwrite_a_wrong_name_and_a_missing_folder(workdir: Path) -> None:
+    existing = workdir / "invoices.xlsx"
+    before = existing.read_bytes()
+    refused = invoke("template", existing)
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert existing.read_bytes() == before
+    assert invoke("template", existing, "--force").exit_code == 0
+    assert load_workbook(existing).sheetnames[:2] == ["Invoices", "Example"]
+    wrong = invoke("template", workdir / "template.csv")
+    assert wrong.exit_code == 2 and ".xlsx" in wrong.stderr and not (workdir / "template.csv").exists()
+    missing = invoke("template", workdir / "no" / "such" / "t.xlsx")
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr and not (workdir / "no").exists()
 
 
 def test_every_command_has_help_with_an_example() -> None:

@@ -52,7 +52,7 @@ raw = RawTable(frame=frame, row_numbers=[2, 3, 4], source=Path("in.csv"))
 validation = validate_table(MappedTable(raw=raw, frame=frame, headers={c: c for c in CANONICAL}))
 print([(e.row, e.column, e.code, e.message) for e in validation.errors])
 print([i.values["status"] for i in validation.invoices])
-sheet = build_template()["Invoices"]
+sheet = build_template()["Example"]  # the example invoice (the Invoices sheet is left empty)
 print([c.value for c in sheet[1]][-1], [c.value for c in sheet[2]][-1])
 invoice = validation.invoices[0]
 body = build_payload(ResolvedInvoice(invoice=invoice, contact_id=1, consignee_id=None, currency="EUR",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
@@ -31,13 +32,17 @@ from importer.models import (
     Status,
 )
 from importer.results import (
+    CHECK,
+    DRY_RUN,
     all_errors,
     default_results_path,
     describe_error,
     summary_counts,
     write_results,
 )
-from importer.results_layout import INVOICE_COLUMNS, RESULT_COLUMNS, RESULTS_SHEETS
+from importer.results_layout import INVOICE_COLUMNS, INVOICE_HEADERS, RESULT_COLUMNS, RESULTS_SHEETS
+
+R = len(RESULT_COLUMNS)  # the Rows sheet's result columns come first: its input columns start after them
 
 HEADERS = ["Invoice No", "Date", "Due", "Customer", "Currency", "Item", "Qty", "Unit Price", "Notes"]
 HEADER_OF = {
@@ -60,7 +65,7 @@ def make_table(rows: list[list[Any]], headers: list[str] = HEADERS) -> MappedTab
 
 
 def line(row: int) -> Line:
-    return Line(row=row, values={"item": "WID-001", "quantity": Decimal(1), "price": Decimal("7.70")})
+    return Line(row=row, values={"item": "WID-001"})  # typed numbers: see test_amounts_are_numbers_*
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,11 +170,22 @@ def written(tmp_path: Path) -> Path:
 
 
 def sheet_records(sheet: Worksheet) -> list[dict[str, Any]]:
+    """Each row keyed by its header; the Invoices sheet's readable headers by the column's name."""
+    names = {label: name for name, label in INVOICE_HEADERS.items()} if sheet.title == "Invoices" else {}
     rows = list(sheet.iter_rows(values_only=True))
-    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    header = [names.get(str(h), h) for h in rows[0]]
+    return [dict(zip(header, row, strict=True)) for row in rows[1:]]
+
+
+def shifted(ref: str) -> str:
+    """The Rows sheet's cell of an input column given as if the input columns started at A."""
+    letters, digits = re.fullmatch(r"([A-Z]+)([0-9]+)", ref).groups()  # type: ignore[union-attr]
+    return f"{chr(ord(letters) + R)}{digits}"
 
 
 def column_cells(sheet: Worksheet, header: str) -> list[Any]:
+    labels = INVOICE_HEADERS if sheet.title == "Invoices" else {}
+    header = labels.get(header, header)
     headers = [cell.value for cell in sheet[1]]
     index = headers.index(header) + 1
     return [sheet.cell(row=r, column=index) for r in range(2, sheet.max_row + 1)]
@@ -179,8 +195,34 @@ def column_cells(sheet: Worksheet, header: str) -> list[Any]:
 
 
 def test_default_results_path_is_beside_the_input() -> None:
-    assert default_results_path(Path("/a/b/march.csv")) == Path("/a/b/march.results.xlsx")
-    assert default_results_path(Path("x.results.xlsx")) == Path("x.results.results.xlsx")
+    assert default_results_path(Path("/a/b/march.xlsx")) == Path("/a/b/march.results.xlsx")
+
+
+def test_a_dry_run_and_a_check_never_take_a_real_runs_name() -> None:
+    assert default_results_path(Path("/a/march.xlsx"), DRY_RUN) == Path("/a/march.dry-run.xlsx")
+    assert default_results_path(Path("/a/march.xlsx"), CHECK) == Path("/a/march.check.xlsx")
+
+
+def test_inputs_of_one_stem_in_other_formats_keep_their_format_in_the_name() -> None:
+    names = {default_results_path(Path(f"march.{ext}")).name for ext in ("xlsx", "xlsm", "xls", "ods", "csv")}
+    assert names == {
+        "march.results.xlsx",
+        "march.xlsm.results.xlsx",
+        "march.xls.results.xlsx",
+        "march.ods.results.xlsx",
+        "march.csv.results.xlsx",
+    }
+    assert default_results_path(Path("march.ODS"), DRY_RUN).name == "march.ods.dry-run.xlsx"
+
+
+def test_a_results_workbook_fed_back_gets_the_next_rounds_name_never_its_own() -> None:
+    assert default_results_path(Path("/a/march.results.xlsx")) == Path("/a/march.results-2.xlsx")
+    assert default_results_path(Path("/a/march.results-2.xlsx")) == Path("/a/march.results-3.xlsx")
+    assert default_results_path(Path("/a/March.Results.xlsx")) == Path("/a/March.results-2.xlsx")
+    # a dry run of a results workbook keeps its whole stem: it replaces no real run's workbook
+    assert default_results_path(Path("/a/march.results.xlsx"), DRY_RUN) == Path(
+        "/a/march.results.dry-run.xlsx"
+    )
 
 
 def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
@@ -207,9 +249,10 @@ def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
 def test_workbook_has_three_sheets_with_frozen_filtered_headers(written: Path) -> None:
     book = openpyxl.load_workbook(written)
     assert book.sheetnames == ["Invoices", "Rows", "Summary"] == list(RESULTS_SHEETS)
+    assert book["Invoices"].freeze_panes == "B2"  # the header and the invoice number
+    assert book["Rows"].freeze_panes == "F2"  # the header, row, status, crm_id, error and Invoice No
     for name in ("Invoices", "Rows"):
         sheet = book[name]
-        assert sheet.freeze_panes == "A2"
         assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
         assert all(cell.font.bold for cell in sheet[1])
         widths = [dim.width for dim in sheet.column_dimensions.values()]
@@ -218,7 +261,8 @@ def test_workbook_has_three_sheets_with_frozen_filtered_headers(written: Path) -
 
 def test_invoices_sheet_one_row_per_invoice(written: Path) -> None:
     sheet = openpyxl.load_workbook(written)["Invoices"]
-    assert [c.value for c in sheet[1]] == list(INVOICE_COLUMNS)
+    assert [c.value for c in sheet[1]] == [INVOICE_HEADERS[name] for name in INVOICE_COLUMNS]
+    assert [c.value for c in sheet[1]][:3] == ["Invoice number", "Status", "CRM ID"]
     records = sheet_records(sheet)
     assert [r["invoice_number"] for r in records] == ["INV-1", "INV-2", "INV-3", "INV-4", "INV-5"]
     assert [r["status"] for r in records] == ["created", "failed", "invalid", "invalid", "skipped"]
@@ -242,7 +286,7 @@ def test_status_cells_are_coloured_by_status(written: Path) -> None:
 
 def test_rows_sheet_has_input_columns_then_result_columns(written: Path) -> None:
     sheet = openpyxl.load_workbook(written)["Rows"]
-    assert [c.value for c in sheet[1]] == [*HEADERS, *RESULT_COLUMNS]
+    assert [c.value for c in sheet[1]] == [*RESULT_COLUMNS, *HEADERS]
     records = sheet_records(sheet)
     assert [r["row"] for r in records] == [2, 3, 4, 5, 6, 7, 8]
     assert [r["status"] for r in records] == [
@@ -269,7 +313,7 @@ def test_rows_sheet_marks_cells_in_error_red_with_a_comment(written: Path) -> No
     assert qty[0].comment is None and qty[0].fill.fill_type is None
     number = column_cells(sheet, "Invoice No")[5]
     assert number.comment is not None and "blank" in number.comment.text
-    price_header = sheet.cell(row=1, column=HEADERS.index("Unit Price") + 1)
+    price_header = sheet.cell(row=1, column=R + HEADERS.index("Unit Price") + 1)
     assert price_header.comment is not None and "decimal mark" in price_header.comment.text
     marked = {(c.row, c.column) for r in sheet.iter_rows() for c in r if c.comment is not None}
     assert len(marked) == 4  # Qty row 5, Currency row 6, Invoice No row 7, Unit Price header
@@ -309,13 +353,13 @@ def test_rows_sheet_input_columns_round_trip_with_openpyxl_and_calamine(written:
     expected = [[normalise(v) for v in row] for row in sample_report().table.raw.frame.values.tolist()]
     book = openpyxl.load_workbook(written)
     by_openpyxl = [
-        [normalise(v) for v in row[: len(HEADERS)]]
+        [normalise(v) for v in row[R : R + len(HEADERS)]]
         for row in book["Rows"].iter_rows(min_row=2, values_only=True)
     ]
     assert by_openpyxl == expected
     calamine = CalamineWorkbook.from_path(str(written)).get_sheet_by_name("Rows").to_python()
-    assert calamine[0][: len(HEADERS)] == HEADERS
-    assert [[normalise(v) for v in row[: len(HEADERS)]] for row in calamine[1:]] == expected
+    assert calamine[0][R : R + len(HEADERS)] == HEADERS
+    assert [[normalise(v) for v in row[R : R + len(HEADERS)]] for row in calamine[1:]] == expected
 
 
 def test_rows_sheet_keeps_cell_types(written: Path) -> None:
@@ -371,7 +415,7 @@ def test_formula_like_text_is_written_as_text_never_as_a_formula(tmp_path: Path)
                 assert b"<f>" not in archive.read(name) and b"<f " not in archive.read(name)
     book = openpyxl.load_workbook(path)
     as_read = [value.replace("\r", "\n") for value in FORMULA_LIKE]  # XML reads CR as LF
-    assert [row[0] for row in book["Rows"].iter_rows(min_row=2, values_only=True)] == as_read
+    assert [row[R] for row in book["Rows"].iter_rows(min_row=2, values_only=True)] == as_read
     assert [row[0] for row in book["Invoices"].iter_rows(min_row=2, values_only=True)] == as_read
     cells = column_cells(book["Rows"], "Invoice No")
     assert all(c.data_type == "s" for c in cells)
@@ -384,7 +428,7 @@ def test_formula_like_headers_stay_text(tmp_path: Path) -> None:
     path = write_results(tmp_path / "r.xlsx", make_report(table, [invoice("INV-1", [2])], []), run_info())
     with zipfile.ZipFile(path) as archive:
         assert b"<f>" not in archive.read("xl/worksheets/sheet2.xml")
-    assert openpyxl.load_workbook(path)["Rows"]["I1"].value == "=cmd|' /C calc'!A0"
+    assert openpyxl.load_workbook(path)["Rows"]["M1"].value == "=cmd|' /C calc'!A0"
 
 
 def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
@@ -393,7 +437,7 @@ def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
     error = CellError("bad \x0b value", row=2, column="contact")
     report = make_report(make_table(rows), [invoice("INV\x01-1", [2])], [error])
     path = write_results(tmp_path / "r.xlsx", report, run_info())
-    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
+    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))[R:]
     assert values[0] == "INV\ufffd-1" and values[3] == "a\ufffdb" and values[5] == "W\ufffd\ufffd"
     assert values[8] == "ok\ttab\nline"
 
@@ -404,7 +448,7 @@ def test_odd_values_from_pandas_are_written(tmp_path: Path) -> None:
     path = write_results(
         tmp_path / "r.xlsx", make_report(make_table(frame_rows), [invoice("INV-1", [2])], []), run_info()
     )
-    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
+    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))[R:]
     assert values[:9] == ("INV-1", datetime(2026, 6, 1), None, None, "EUR", "W", 1, 1.5, True)
 
 
@@ -413,7 +457,7 @@ def test_very_long_text_is_cut_to_the_cell_limit(tmp_path: Path) -> None:
     rows = [["INV-1", date(2026, 6, 1), date(2026, 7, 1), "c", "EUR", "W", 1, 1, long]]
     report = make_report(make_table(rows), [invoice("INV-1", [2])], [])
     path = write_results(tmp_path / "r.xlsx", report, run_info())
-    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))
+    values = next(openpyxl.load_workbook(path)["Rows"].iter_rows(min_row=2, values_only=True))[R:]
     assert values[8] == "x" * 32_767
 
 
@@ -460,7 +504,7 @@ def test_refuses_to_overwrite_the_input_file(tmp_path: Path) -> None:
 def test_an_empty_input_writes_a_valid_workbook(tmp_path: Path) -> None:
     path = write_results(tmp_path / "r.xlsx", make_report(make_table([]), [], []), run_info())
     book = openpyxl.load_workbook(path)
-    assert [c.value for c in book["Rows"][1]] == [*HEADERS, *RESULT_COLUMNS]
+    assert [c.value for c in book["Rows"][1]] == [*RESULT_COLUMNS, *HEADERS]
     assert book["Invoices"].max_row == 1
 
 
@@ -556,8 +600,14 @@ def test_rows_sheet_feeds_back_as_the_same_input(tmp_path: Path, writer: Any) ->
     again = validated(target, sheet="Rows")
     assert list(again.table.raw.frame.columns) == list(first.table.raw.frame.columns)
     assert again.table.raw.row_numbers == first.table.raw.row_numbers
-    assert frame_values(again.table) == frame_values(first.table)
+    if writer is write_input_xlsx:
+        assert frame_values(again.table) == frame_values(first.table)
+    # a CSV's amounts come back as numbers (the Rows sheet writes valid amounts as numbers): the same invoices
     assert [i.number for i in again.invoices] == [i.number for i in first.invoices]
+    assert [dict(i.values) for i in again.invoices] == [dict(i.values) for i in first.invoices]
+    assert [[dict(x.values) for x in i.lines] for i in again.invoices] == [
+        [dict(x.values) for x in i.lines] for i in first.invoices
+    ]
     summary = {r[0]: r[1] for r in openpyxl.load_workbook(target)["Summary"].iter_rows(values_only=True)}
     assert summary.get("input sheet") == first.table.raw.sheet
     assert sorted(map(str, again.errors)) == sorted(map(str, first.errors))
@@ -619,7 +669,7 @@ def fill(cell: Any) -> str | None:
 
 
 def test_values_of_every_kind_read_back(odd_book: openpyxl.Workbook) -> None:
-    rows = [row[: len(HEADERS)] for row in odd_book["Rows"].iter_rows(min_row=2, values_only=True)]
+    rows = [row[R : R + len(HEADERS)] for row in odd_book["Rows"].iter_rows(min_row=2, values_only=True)]
     assert rows[0] == (
         "INV-1", datetime(2026, 6, 1), datetime(2026, 6, 1, 13, 5), " lead", "EUR", "W", 1, 1.5, "trail ",
     )  # fmt: skip
@@ -635,32 +685,42 @@ def test_values_of_every_kind_read_back(odd_book: openpyxl.Workbook) -> None:
 
 def test_dates_and_times_keep_their_formats(odd_book: openpyxl.Workbook) -> None:
     sheet = odd_book["Rows"]
-    assert sheet["B2"].number_format == "yyyy-mm-dd" and sheet["B2"].is_date
-    assert sheet["C2"].number_format == "yyyy-mm-dd h:mm:ss"
-    assert sheet["B3"].number_format == "h:mm:ss" and sheet["C3"].number_format == "[hh]:mm:ss"
+    assert sheet[shifted("B2")].number_format == "yyyy-mm-dd" and sheet[shifted("B2")].is_date
+    assert sheet[shifted("C2")].number_format == "yyyy-mm-dd h:mm:ss"
+    assert (
+        sheet[shifted("B3")].number_format == "h:mm:ss" and sheet[shifted("C3")].number_format == "[hh]:mm:ss"
+    )
 
 
 def test_cells_in_error_are_red_with_their_message_as_comment(odd_book: openpyxl.Workbook) -> None:
     sheet = odd_book["Rows"]
     expected = {
-        "B2": "bad date",
-        "G3": "bad qty",
-        "E3": "blank",
-        "D4": "bad contact",
-        "C5": "=2+2 & <more>",
-        "A6": "no number",
-        "H1": "whole column",
+        shifted("B2"): "bad date",
+        shifted("G3"): "bad qty",
+        shifted("E3"): "blank",
+        shifted("D4"): "bad contact",
+        shifted("C5"): "=2+2 & <more>",
+        shifted("A6"): "no number",
+        shifted("H1"): "whole column",
     }
     commented = {c.coordinate: c.comment for r in sheet.iter_rows() for c in r if c.comment is not None}
     assert sorted(commented) == sorted(expected)
     for ref, message in expected.items():
         assert commented[ref].text == message and commented[ref].author == "invoice-import"
         assert fill(sheet[ref]) == results.ERROR_FILL, ref
-    assert sheet["B2"].is_date and sheet["B2"].number_format == "yyyy-mm-dd"  # the date format kept
-    assert sheet["E3"].value is None and sheet["A6"].value is None  # an empty cell in error is marked
-    assert sheet["D4"].quotePrefix and sheet["D4"].data_type == "s"
-    assert sheet["H1"].font.bold and sheet["A1"].font.bold and fill(sheet["A1"]) == results.HEADER_FILL
-    assert fill(sheet["A2"]) is None and fill(sheet["B4"]) is None
+    assert (
+        sheet[shifted("B2")].is_date and sheet[shifted("B2")].number_format == "yyyy-mm-dd"
+    )  # the date format kept
+    assert (
+        sheet[shifted("E3")].value is None and sheet[shifted("A6")].value is None
+    )  # an empty cell in error is marked
+    assert sheet[shifted("D4")].quotePrefix and sheet[shifted("D4")].data_type == "s"
+    assert (
+        sheet[shifted("H1")].font.bold
+        and sheet[shifted("A1")].font.bold
+        and fill(sheet[shifted("A1")]) == results.HEADER_FILL
+    )
+    assert fill(sheet[shifted("A2")]) is None and fill(sheet[shifted("B4")]) is None
 
 
 def test_status_fills_and_amount_formats(odd_book: openpyxl.Workbook) -> None:
@@ -715,13 +775,13 @@ def test_text_that_looks_like_rich_text_xml_is_written_as_text(tmp_path: Path) -
     for row in ("Rows", "Invoices"):
         assert book[row].max_row == 3
     rows_read = list(book["Rows"].iter_rows(min_row=2, values_only=True))
-    assert [(r[0], r[8]) for r in rows_read] == [(v, v) for v in RICH_LOOKALIKES]
-    assert fill(book["Rows"]["A3"]) == results.ERROR_FILL
+    assert [(r[R], r[R + 8]) for r in rows_read] == [(v, v) for v in RICH_LOOKALIKES]
+    assert fill(book["Rows"][shifted("A3")]) == results.ERROR_FILL
     assert [r[-1] for r in book["Invoices"].iter_rows(min_row=2, max_row=2, values_only=True)] == [
         RICH_LOOKALIKES[1]
     ]
     calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Rows").to_python()
-    assert [r[0] for r in calamine[1:]] == RICH_LOOKALIKES
+    assert [r[R] for r in calamine[1:]] == RICH_LOOKALIKES
 
 
 def test_text_that_looks_like_an_excel_escape_reads_back_as_written(tmp_path: Path) -> None:
@@ -732,7 +792,7 @@ def test_text_that_looks_like_an_excel_escape_reads_back_as_written(tmp_path: Pa
         tmp_path / "r.xlsx", make_report(make_table(rows), [invoice("_x0041_", [2])], []), run_info()
     )
     calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Rows").to_python()
-    assert (calamine[1][0], calamine[1][8]) == ("_x0041_", "a_x000D_b")
+    assert (calamine[1][R], calamine[1][R + 8]) == ("_x0041_", "a_x000D_b")
 
 
 # ---------------------------------------------------------------------------------------------- console

@@ -11,6 +11,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from importer.columns import BY_NAME, CANONICAL, COLUMNS, REQUIRED
 from importer.crm_constants import CURRENCIES, LANGUAGES
+from importer.errors import InputFileError, UsageError
 from importer.load import load_table
 from importer.mapping import map_columns
 from importer.models import ImportReport, Status
@@ -21,7 +22,7 @@ from importer.validate import validate_table
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_template(tmp_path_factory.mktemp("t") / "sub" / "invoices.xlsx")
+    return write_template(tmp_path_factory.mktemp("t") / "invoices.xlsx")
 
 
 def list_values(book: openpyxl.Workbook, reference: str) -> list[str]:
@@ -41,15 +42,23 @@ def validations_by_column(sheet: Worksheet) -> dict[str, tuple[str, str]]:
     return found
 
 
-def test_loaded_as_input_the_template_has_exactly_the_canonical_headers(template: Path) -> None:
-    raw = load_table(template)
-    assert raw.sheet == "Invoices"
+def test_loaded_as_input_the_example_sheet_has_exactly_the_canonical_headers(template: Path) -> None:
+    raw = load_table(template, sheet="Example")
     assert list(raw.frame.columns) == list(CANONICAL)
     assert raw.row_numbers == [2, 3]
 
 
+def test_the_invoices_sheet_is_read_first_and_holds_only_the_headers(template: Path) -> None:
+    """The example cannot be posted by accident: it is on its own sheet, and the one read is empty."""
+    sheet = openpyxl.load_workbook(template)["Invoices"]
+    assert [cell.value for cell in sheet[1]] == list(CANONICAL)
+    assert sheet.max_row == 1
+    with pytest.raises(InputFileError, match="no data rows"):
+        load_table(template)
+
+
 def test_the_example_is_one_valid_invoice_of_two_lines(template: Path) -> None:
-    validation = validate_table(map_columns(load_table(template)))
+    validation = validate_table(map_columns(load_table(template, sheet="Example")))
     assert validation.errors == ()
     [invoice] = validation.invoices
     assert (
@@ -78,7 +87,7 @@ def test_required_headers_are_bold_and_documented_in_a_comment(template: Path) -
 
 
 def test_dates_are_real_date_cells_and_identifiers_text(template: Path) -> None:
-    sheet = openpyxl.load_workbook(template)["Invoices"]
+    sheet = openpyxl.load_workbook(template)["Example"]
     headers = [cell.value for cell in sheet[1]]
     assert sheet.cell(row=2, column=headers.index("issue_date") + 1).is_date
     assert sheet.cell(row=2, column=headers.index("invoice_number") + 1).number_format == "@"
@@ -99,9 +108,10 @@ def test_columns_sheet_documents_every_column(template: Path) -> None:
     assert by_name["issue_date"][3] == "issueDate"
 
 
-def test_dropdowns_for_currency_language_and_template_type(template: Path) -> None:
+@pytest.mark.parametrize("name", ["Invoices", "Example"])
+def test_dropdowns_for_currency_language_and_template_type(template: Path, name: str) -> None:
     book = openpyxl.load_workbook(template)
-    found = validations_by_column(book["Invoices"])
+    found = validations_by_column(book[name])
     assert set(found) == {"currency", "language", "template_type"}
     for header, (_, ranges) in found.items():
         letter = ranges[0]
@@ -113,14 +123,32 @@ def test_dropdowns_for_currency_language_and_template_type(template: Path) -> No
 
 def test_lists_sheet_is_hidden_and_invoices_first(template: Path) -> None:
     book = openpyxl.load_workbook(template)
-    assert book.sheetnames == ["Invoices", "Columns", "Lists"]
+    assert book.sheetnames == ["Invoices", "Example", "Columns", "Lists"]
     assert book["Lists"].sheet_state == "hidden"
     assert book.active.title == "Invoices"
 
 
-def test_write_template_replaces_an_existing_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+def test_write_template_refuses_an_existing_file_unless_forced_and_leaves_no_temporary(
+    tmp_path: Path,
+) -> None:
     target = tmp_path / "t.xlsx"
     target.write_bytes(b"old")
-    assert write_template(target) == target
+    with pytest.raises(UsageError, match=r"already exists.*--force"):
+        write_template(target)
+    assert target.read_bytes() == b"old"
+    assert write_template(target, force=True) == target
     assert openpyxl.load_workbook(target).sheetnames[0] == "Invoices"
     assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.xls", "t", "t.xlsx.bak"])
+def test_write_template_refuses_a_name_that_is_not_xlsx(tmp_path: Path, name: str) -> None:
+    with pytest.raises(UsageError, match=r"ending in \.xlsx"):
+        write_template(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_template_creates_no_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        write_template(tmp_path / "missing" / "t.xlsx")
+    assert list(tmp_path.iterdir()) == []
