@@ -35,6 +35,7 @@ demo: $(STAMP)
 	@echo "Next: $(BIN)/invoice-import template my_invoices.xlsx   (an empty workbook to fill in)"
 	@echo "      $(BIN)/invoice-import validate my_invoices.xlsx   (offline checks; --results for a workbook)"
 	@echo "      $(BIN)/invoice-import run my_invoices.xlsx --sandbox   (a rehearsal against a local sandbox CRM)"
+	@echo "      $(BIN)/invoice-import serve --sandbox   (the same importer in the browser: http://127.0.0.1:8000)"
 
 # Every test: tests/unit, tests/e2e (the CLI against a sandbox over HTTP), tests/sandbox (the fake CRM's contract).
 test: $(STAMP)
