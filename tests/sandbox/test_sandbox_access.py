@@ -272,4 +272,4 @@ def test_cli_as_the_viewer_says_private_also_among_other_contacts(
     assert result.exit_code == 1, result.stdout + result.stderr
     sheet = invoices_sheet(Path(result.summary["results"]))
     assert [sheet[f"INV-MIX-{n}"]["status"] for n in range(3)] == ["invalid", "created", "created"]
-    assert "is private" in str(sheet["INV-MIX-0"]["error"])
+    assert "is not visible to you: ask its owner to share it" in str(sheet["INV-MIX-0"]["error"])
