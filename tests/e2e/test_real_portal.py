@@ -163,7 +163,16 @@ def test_killed_after_the_creates_a_rerun_reports_the_crm_totals(tmp_path: Path)
         source = tmp_path / "kill.csv"
         source.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
         journal = tmp_path / "journal.sqlite"
-        args = ["run", source, "--url", server.url, "--token", VIEWER_TOKEN, "--journal", journal]
+        args: list[str | Path] = [
+            "run",
+            source,
+            "--url",
+            server.url,
+            "--token",
+            VIEWER_TOKEN,
+            "--journal",
+            journal,
+        ]
         args += ["--yes", "--json", "--concurrency", "4"]
         process = spawn(*args)
         deadline = time.monotonic() + 30

@@ -142,7 +142,7 @@ def test_paging_takes_count_and_start_index_and_reports_total(crm: httpx.Client)
     body = crm.get("invoiceitem/filter", params={"count": 3, "startIndex": 2, "sortBy": "Id"}).json()
     assert [item["id"] for item in body["response"]] == [3, 4, 5]
     assert (body["count"], body["startIndex"], body["total"]) == (3, 2, 9)
-    params = {"count": 5, "startIndex": 5, "sortBy": "id"}
+    params: dict[str, str | int] = {"count": 5, "startIndex": 5, "sortBy": "id"}
     contacts = crm.get("contact/filter", params=params).json()
     assert [c["id"] for c in contacts["response"]] == [6, 7, 8, 9]
     assert (contacts["count"], contacts["total"]) == (4, 9)
