@@ -3,10 +3,12 @@
 The sandbox runs as ``invoice-import sandbox --port 0 --db FILE ...`` in its own process (so the importer
 under test does not share a CPU-bound event loop with the server); its URL is read from the line it prints.
 
-Pre-loading: the N other invoices are written straight into the sandbox's SQLite file through
-``importer.sandbox.store.Store`` (settings, the demo seed, then the invoices and their lines in one
-transaction) *before* the server starts. 10,000 invoices take well under a second this way, instead of
-10,000 POSTs. The server finds the settings already there and does not seed again.
+Pre-loading: the N other invoices (every fourth on the seed's private contact 9, Pat Private, so that an
+ordinary user such as ``sandbox-viewer`` cannot see them: ``invoice/filter`` leaves them out) are written
+straight into the sandbox's SQLite file through ``importer.sandbox.store.Store`` (settings, the demo seed,
+then the invoices and their lines in one transaction) *before* the server starts. 10,000 invoices take well
+under a second this way, instead of 10,000 POSTs. The server finds the settings already there and does not
+seed again.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from typing import Any
 from importer.sandbox.dates import now_stored
 from importer.sandbox.seed import load_demo_data, write_settings
 from importer.sandbox.store import Store, number_key
+from importer.sandbox.users import ADMIN_USER
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / ".venv" / "bin" / "invoice-import"
 START_TIMEOUT_S = 20.0
 OTHER_PREFIX = "OTHER"
+PRIVATE_CONTACT = 9  # the seed's Pat Private: visible to the administrator only
 
 
 def preload(db: Path, others: int) -> None:
@@ -57,7 +61,7 @@ def _insert_other(store: Store, index: int, created: str) -> None:
             "issue_date": "2025-12-01T00:00:00.0000000Z",
             "due_date": "2025-12-31T00:00:00.0000000Z",
             "template_type": 0,
-            "contact_id": 1 + index % 8,
+            "contact_id": PRIVATE_CONTACT if index % 4 == 0 else 1 + index % 8,
             "consignee_id": 0,
             "entity_id": 0,
             "billing_address_id": 0,
@@ -69,6 +73,7 @@ def _insert_other(store: Store, index: int, created: str) -> None:
             "terms": "Net 30",
             "description": None,
             "create_on": created,
+            "create_by": ADMIN_USER.id,
         },
     )
     for position, (item_id, price) in enumerate(((1, "7.70"), (6, "15.00"))):

@@ -58,10 +58,31 @@ def _print_errors(result: RunResult) -> None:
         click.echo(f"... and {more}: {where}.", err=True)
 
 
+def _print_changed(result: RunResult) -> None:
+    """The invoices this import created earlier whose rows now differ (first MAX_ERRORS_SHOWN)."""
+    from importer.models import Status
+
+    report = result.report
+    changed = [i for i in report.invoices if report.status(i) is Status.CHANGED]
+    source = report.table.raw.source.name
+    for invoice in changed[:MAX_ERRORS_SHOWN]:
+        outcome = report.outcomes[invoice.number]
+        row = f"row {invoice.rows[0]}, " if invoice.rows else ""
+        click.echo(
+            f"{source}: {row}invoice {invoice.number}: changed: created earlier as CRM invoice "
+            f"{outcome.crm_id}, the file now differs; nothing posted (change it in the CRM)",
+            err=True,
+        )
+    if len(changed) > MAX_ERRORS_SHOWN:
+        more = len(changed) - MAX_ERRORS_SHOWN
+        click.echo(f"... and {more} more changed: see the results workbook.", err=True)
+
+
 def _print_report(report: RunResult, as_json: bool) -> None:
     from importer.pipeline import plural
 
     _print_errors(report)
+    _print_changed(report)
     if report.plan is not None and report.run.dry_run:
         click.echo(report.plan.render(), err=True)
     for note in (*report.report.notes, *report.notes):

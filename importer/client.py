@@ -73,25 +73,60 @@ class RetryPolicy:
         return max(jittered, retry_after) if retry_after is not None else jittered
 
 
-def normalize_url(url: str) -> str:
-    """The portal's base URL: scheme and host lower-cased, no trailing slash, no API suffix.
+# where a portal's pages live: a URL pasted from the browser is cut to the portal root before these
+_PORTAL_PAGES = ("/products/", "/addons/", "/api/", "/skins/", "/default.aspx", "/auth.aspx")
 
-    A URL without a scheme is taken as ``https://``. Credentials inside the URL are refused.
+
+def normalize_url(url: str) -> str:
+    """The portal's base URL: scheme and host lower-cased, no trailing slash, no API suffix, no page path
+    (``https://portal/Products/CRM/Default.aspx`` is ``https://portal``; :func:`url_note` says so).
+
+    A URL without a scheme is refused ("did you mean https://...?"). Credentials inside the URL are refused.
     """
     text = url.strip()
     if "://" not in text:
-        text = "https://" + text
+        shown = _strip_userinfo("https://" + text.lstrip("/"))
+        raise InsecureUrlError(
+            f"the CRM URL {_strip_userinfo(text)!r} has no scheme: did you mean {shown}? "
+            "Write the portal's address with https://"
+        )
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise InsecureUrlError(f"not a usable CRM URL: {_strip_userinfo(url)!r} (expected https://host)")
     if parts.username or parts.password:
         raise InsecureUrlError("the CRM URL must not contain a user name or password: use --user/--password")
-    path = parts.path.rstrip("/")
+    path = _portal_root(parts.path)
+    return urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+
+
+def _portal_root(path: str) -> str:
+    """The path of the portal's root: the URL's path up to the first page of the portal, or the API."""
+    lowered = path.lower() + "/"
+    cut = min((i for i in (lowered.find(page) for page in _PORTAL_PAGES) if i >= 0), default=len(path))
+    path = path[:cut].rstrip("/")
     for suffix in ("/api/2.0/crm", "/api/2.0"):
         if path.lower().endswith(suffix):
             path = path[: -len(suffix)]
-    return urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+    return path
+
+
+def url_note(url: str) -> str | None:
+    """A note for the console when the URL given was a page of the portal (pasted from the browser) and was
+    cut to the portal's root; None when it was the root (or the API) already."""
+    text = url.strip()
+    if "://" not in text:
+        return None
+    path = urlsplit(text).path
+    root = _portal_root(path)
+    trimmed = path.rstrip("/")
+    for suffix in ("/api/2.0/crm", "/api/2.0"):
+        if trimmed.lower().endswith(suffix):
+            trimmed = trimmed[: -len(suffix)]
+    if root == trimmed:
+        return None
+    root_url = normalize_url(text)
+    return f"Note: {_strip_userinfo(text)} is a page of the portal; using the portal's root {root_url}"
 
 
 def is_loopback(host: str) -> bool:
@@ -190,6 +225,8 @@ class CrmApi(Protocol):
     ) -> list[Any] | None: ...
 
     async def find_invoice(self, number: str) -> dict[str, Any] | None: ...
+
+    async def delete(self, path: str) -> Any: ...
 
     async def post(self, path: str, body: Mapping[str, Any]) -> Any: ...
 
@@ -363,36 +400,52 @@ class CrmClient:
     async def list_all(
         self, path: str, params: Mapping[str, Any] | None = None, *, cheaper_than: int | None = None
     ) -> list[Any] | None:
-        """Every item of a paged list, in pages of ``PAGE_SIZE``.
+        """Every item of a paged list, in pages of ``PAGE_SIZE``, page after page until one comes back short.
 
-        The first page tells the ``total``: the other pages are then fetched side by side (paced like
-        every request); without a total, page by page until a short one. A server that answers the first
-        page with fewer items than asked (while the total says there are more) sets the step.
+        Lists are not stable by default and their ``total`` is not reliable (cached, blind to most filters):
+        ``total`` only estimates the cost, it never decides when to stop. Pass a unique order in ``params``
+        (``sortBy=id``). A record seen twice (by its ``id``) means the pages shifted under the listing
+        (records added meanwhile, or an order that is not unique): the list is fetched once more; shifting
+        again, ``cheaper_than`` callers get None (look each one up instead), the others the records seen,
+        each once (a reference the listing lacks must then be looked up on its own).
 
         ``cheaper_than``: the number of single look-ups the listing would replace. Then the items are
         listed only when that costs fewer requests: nothing is sent when ``cheaper_than < 2`` (one
         look-up cannot cost more than the first page), and after the first page (the probe, kept) the
-        other pages must number fewer than ``cheaper_than``; else None. Without a total, a full first page
-        means the cost is unknown: None.
+        other pages (as the total estimates them) must number fewer than ``cheaper_than``; else None.
+        Without a total, a full first page means the cost is unknown: None.
         """
         if cheaper_than is not None and cheaper_than < 2:
             return None
         first, total = await self._page(path, params, 0)
-        if total is None:
-            if cheaper_than is not None and len(first) >= PAGE_SIZE:
+        if cheaper_than is not None and len(first) >= PAGE_SIZE:
+            more_pages = cheaper_than if total is None else -(-(total - len(first)) // PAGE_SIZE)
+            if more_pages >= cheaper_than:
                 return None
-            return await self._pages_until_short(path, params, first)
-        step = min(PAGE_SIZE, len(first)) or PAGE_SIZE
-        starts = range(len(first), total, step) if first else range(0)
-        if cheaper_than is not None and len(starts) >= cheaper_than:
+        items, repeated = await self._pages_until_short(path, params, first)
+        if not repeated:
+            return items
+        self._debug(f"GET {path}: a record came twice while paging; listing again")
+        first, _ = await self._page(path, params, 0)
+        items, repeated = await self._pages_until_short(path, params, first)
+        if repeated and cheaper_than is not None:
             return None
-        pages = await asyncio.gather(*(self._page(path, params, start) for start in starts))
-        return [*first, *(item for page, _ in pages for item in page)]
+        return items
 
     async def find_invoice(self, number: str) -> dict[str, Any] | None:
-        """The (thin) invoice with this number (the CRM compares case-insensitively), or None."""
-        found = await self.get_or_none("invoice/bynumber", {"number": number})
+        """The (thin) invoice with this number, or None. The CRM compares numbers ignoring case, trailing
+        spaces and accents. An invoice the caller may not read (403) is an answer, not an error: a record
+        ``{"id": None, "number": number, "hidden": True}`` (see :func:`is_hidden`)."""
+        try:
+            found = await self.get_or_none("invoice/bynumber", {"number": number})
+        except ForbiddenError:
+            return {"id": None, "number": number, "hidden": True}
         return found if isinstance(found, dict) else None
+
+    async def delete(self, path: str) -> Any:
+        """DELETE ``/api/2.0/crm/<path>`` once; the envelope's ``response`` (tests and tools clean up)."""
+        envelope = await self._send_once("DELETE", API_PREFIX + path.lstrip("/"), None, None)
+        return envelope.get("response")
 
     async def _page(
         self, path: str, params: Mapping[str, Any] | None, start: int
@@ -408,12 +461,26 @@ class CrmClient:
 
     async def _pages_until_short(
         self, path: str, params: Mapping[str, Any] | None, first: list[Any]
-    ) -> list[Any]:
-        items, page = list(first), first
-        while len(page) >= PAGE_SIZE:
-            page, _ = await self._page(path, params, len(items))
-            items.extend(page)
-        return items
+    ) -> tuple[list[Any], bool]:
+        """The items from ``first`` on, page after page until a short one, each record once; and whether a
+        record came twice (the pages shifted)."""
+        items: list[Any] = []
+        seen: set[Any] = set()
+        repeated = False
+        page, start = first, 0
+        while True:
+            for item in page:
+                key = item.get("id") if isinstance(item, dict) else None
+                if key is not None and key in seen:
+                    repeated = True
+                    continue
+                if key is not None:
+                    seen.add(key)
+                items.append(item)
+            start += len(page)
+            if len(page) < PAGE_SIZE:
+                return items, repeated
+            page, _ = await self._page(path, params, start)
 
     # ----------------------------------------------------------------- writes
 
@@ -579,6 +646,11 @@ def answer_text(exc: CrmRequestError) -> str:
     """What the CRM answered, for a message: ``"503 Service Unavailable"``, or what happened when no
     answer came (``"timed out (...)"``)."""
     return exc.message if exc.status == NO_ANSWER else f"{exc.status} {exc.message}"
+
+
+def is_hidden(record: Mapping[str, Any] | None) -> bool:
+    """Whether a record of :meth:`CrmClient.find_invoice` is an invoice the caller may not read."""
+    return bool(record) and record is not None and record.get("hidden") is True
 
 
 def may_mean_taken(exc: CrmRequestError) -> bool:

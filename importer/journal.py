@@ -19,6 +19,7 @@ import os
 import re
 import sqlite3
 import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -66,8 +67,11 @@ class JournalEntry:
 
 
 def number_key(number: str) -> str:
-    """The CRM compares invoice numbers case-insensitively."""
-    return number.casefold()
+    """How the CRM compares invoice numbers (a count query under MySQL's ``utf8_general_ci``): ignoring case,
+    trailing spaces and accents, so ``INV-É1``, ``inv-e1`` and ``INV-E1 `` are one number."""
+    decomposed = unicodedata.normalize("NFKD", number.rstrip(" "))
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return bare.replace("ß", "s").replace("ẞ", "s").casefold()
 
 
 def default_journal_path(crm_url: str) -> Path:
@@ -98,6 +102,7 @@ class Journal:
         lock = _acquire_lock(path, crm_url)
         try:
             connection = _connect(path)
+            _rekey(connection)
         except BaseException:
             lock.close()
             raise
@@ -173,6 +178,31 @@ class Journal:
                 "updated_at = excluded.updated_at",
                 (self.crm_url, number_key(number), number, state.value, content_hash, crm_id, reason, now),
             )
+
+
+def _rekey(connection: sqlite3.Connection) -> None:
+    """Entries written when the key was only case-folded, keyed as the CRM compares numbers now; where two
+    entries become one key, the one with a CRM ID (else the newer) is kept."""
+    rows = connection.execute("SELECT crm_url, key, number, crm_id, updated_at FROM entries").fetchall()
+    stale = [row for row in rows if row[1] != number_key(row[2])]
+    if not stale:
+        return
+    with connection:
+        for crm_url, key, number, crm_id, updated_at in stale:
+            new_key = number_key(number)
+            other = connection.execute(
+                "SELECT crm_id, updated_at FROM entries WHERE crm_url = ? AND key = ?", (crm_url, new_key)
+            ).fetchone()
+            newer = crm_id is None and other is not None and other[1] >= updated_at
+            keep_other = other is not None and (other[0] is not None or newer)
+            if other is not None and not keep_other:
+                connection.execute("DELETE FROM entries WHERE crm_url = ? AND key = ?", (crm_url, new_key))
+            if keep_other:
+                connection.execute("DELETE FROM entries WHERE crm_url = ? AND key = ?", (crm_url, key))
+            else:
+                connection.execute(
+                    "UPDATE entries SET key = ? WHERE crm_url = ? AND key = ?", (new_key, crm_url, key)
+                )
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from importer import __version__
-from importer.client import CrmClient, RetryPolicy
+from importer.client import CrmClient, RetryPolicy, url_note
 from importer.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -512,6 +512,9 @@ def run_command(
     with crm_endpoint(options.connection) as (crm_url, token), _sandbox_journal(options) as journal:
         if options.connection.sandbox and announce:
             announce(f"Rehearsing against a seeded sandbox CRM at {crm_url} (discarded after the run).")
+        note = None if options.connection.sandbox else url_note(crm_url)
+        if note and announce:
+            announce(note)
         run = new_run_info(validation, crm_url, dry_run=options.dry_run)
         run_options = replace(options, results=results, journal=journal)
         interruption = Interruption()

@@ -17,7 +17,9 @@ The states of one invoice in a run (:class:`PostState`) and the only moves allow
 
     NEW ──▶ POSTING          journal `posting` written, the create sent
     NEW ──▶ SKIPPED          the journal says this import created it, and the CRM has it      (final)
-    NEW ──▶ EXISTS           the CRM has the number, not created by this import               (final)
+    NEW ──▶ CHANGED          as SKIPPED, but the file now differs from what was sent: nothing posted (final)
+    NEW ──▶ EXISTS           the CRM has the number (perhaps on an invoice this user cannot see),
+                             not created by this import                                       (final)
     NEW ──▶ PENDING          not attempted: stopped, or the CRM became unusable               (final)
     POSTING ──▶ CREATED      the CRM answered with the new invoice's ID; journal `created`    (final)
     POSTING ──▶ UNCLEAR      sent, but no clear answer (timeout, lost connection, 5xx)
@@ -26,6 +28,7 @@ The states of one invoice in a run (:class:`PostState`) and the only moves allow
     POSTING ──▶ FAILED       refused otherwise, or not accepted within the retries; `failed`   (final)
     POSTING ──▶ PENDING      the CRM became unusable (token rejected ...) or answered nonsense (final)
     UNCLEAR ──▶ ADOPTED      after a backoff the number is found: created by this run         (final)
+    UNCLEAR ──▶ EXISTS       the number is found on an invoice this user cannot see: not ours (final)
     UNCLEAR ──▶ POSTING      not found: the create is sent again (the journal stays `posting`)
     UNCLEAR ──▶ FAILED       not found and no retry left; the journal stays `posting`         (final)
     UNCLEAR ──▶ PENDING      stopped before sending again, or the look-up failed              (final)
@@ -34,10 +37,15 @@ The states of one invoice in a run (:class:`PostState`) and the only moves allow
     REFUSED ──▶ FAILED       the number is not found: the CRM refused the values              (final)
     REFUSED ──▶ PENDING      the look-up failed                                               (final)
 
+The CRM total of a created, adopted or skipped invoice is read from the invoice itself (a listing or
+``GET invoice/{id}``), never from the by-number answer, whose ``cost`` is always 0. A by-number look-up that
+answers 403 (an invoice of a contact this user may not see) means the number is taken by someone else's
+invoice: ``exists``.
+
 The journal's states are where a run can end: ``posting`` (POSTING, UNCLEAR, or FAILED/PENDING after a
-send), ``created`` (CREATED, ADOPTED, SKIPPED) and ``failed`` (FAILED before any send, PENDING before a
-send). Each final state gives the invoice's :class:`~importer.models.Outcome`: CREATED and ADOPTED are
-``created``; the others have the status of their name.
+send), ``created`` (CREATED, ADOPTED, SKIPPED, CHANGED) and ``failed`` (FAILED before any send, PENDING
+before a send). Each final state gives the invoice's :class:`~importer.models.Outcome`: CREATED and
+ADOPTED are ``created``; the others have the status of their name.
 """
 
 from __future__ import annotations
@@ -50,12 +58,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from importer.client import CrmApi, answer_text, is_retryable, may_mean_taken
+from importer.client import CrmApi, answer_text, is_hidden, is_retryable, may_mean_taken
 from importer.errors import (
     CrmAuthError,
     CrmError,
     CrmRequestError,
     CrmUnreachableError,
+    ForbiddenError,
     RefusedError,
     TransientError,
 )
@@ -81,6 +90,7 @@ class PostState(StrEnum):
     CREATED = "created"
     ADOPTED = "adopted"
     SKIPPED = "skipped"
+    CHANGED = "changed"
     EXISTS = "exists"
     FAILED = "failed"
     PENDING = "pending"
@@ -88,13 +98,14 @@ class PostState(StrEnum):
 
 S = PostState
 TRANSITIONS: Mapping[PostState, frozenset[PostState]] = {
-    S.NEW: frozenset({S.POSTING, S.SKIPPED, S.EXISTS, S.PENDING}),
+    S.NEW: frozenset({S.POSTING, S.SKIPPED, S.CHANGED, S.EXISTS, S.PENDING}),
     S.POSTING: frozenset({S.CREATED, S.UNCLEAR, S.REFUSED, S.NEW, S.FAILED, S.PENDING}),
-    S.UNCLEAR: frozenset({S.ADOPTED, S.POSTING, S.FAILED, S.PENDING}),
+    S.UNCLEAR: frozenset({S.ADOPTED, S.EXISTS, S.POSTING, S.FAILED, S.PENDING}),
     S.REFUSED: frozenset({S.ADOPTED, S.EXISTS, S.FAILED, S.PENDING}),
     S.CREATED: frozenset(),
     S.ADOPTED: frozenset(),
     S.SKIPPED: frozenset(),
+    S.CHANGED: frozenset(),
     S.EXISTS: frozenset(),
     S.FAILED: frozenset(),
     S.PENDING: frozenset(),
@@ -104,6 +115,7 @@ STATUS_OF_FINAL: Mapping[PostState, Status] = {
     S.CREATED: Status.CREATED,
     S.ADOPTED: Status.CREATED,
     S.SKIPPED: Status.SKIPPED,
+    S.CHANGED: Status.CHANGED,
     S.EXISTS: Status.EXISTS,
     S.FAILED: Status.FAILED,
     S.PENDING: Status.PENDING,
@@ -229,6 +241,11 @@ async def _settle_existing(
     """NEW → SKIPPED / EXISTS for an invoice whose number the CRM has (``record``); with none, it stays
     NEW (to post), the journal's stale entry put right."""
     entry = journal.entry(invoice.number)
+    if is_hidden(record):  # an invoice this user cannot see: never one this import created
+        if entry is not None and entry.state is JournalState.CREATED:
+            journal.forget(invoice.number)
+        track.move(S.EXISTS, _exists_hidden())
+        return
     if record is None:
         if entry is not None and entry.state is JournalState.CREATED:
             journal.forget(invoice.number)  # deleted in the CRM since: post it again
@@ -238,11 +255,13 @@ async def _settle_existing(
     crm_id = int(record["id"])
     if entry is not None and entry.state is JournalState.CREATED and entry.crm_id == crm_id:
         cost = await _known_cost(crm, record, cost_known)
-        track.move(S.SKIPPED, _skipped(invoice, entry, crm_id, cost))
+        outcome = _skipped(invoice, entry, crm_id, cost)
+        track.move(S.CHANGED if outcome.status is Status.CHANGED else S.SKIPPED, outcome)
     elif entry is not None and entry.state is JournalState.POSTING:
         journal.mark_created(invoice.number, crm_id, entry.content_hash or "")
         cost = await _known_cost(crm, record, cost_known)
-        track.move(S.SKIPPED, _skipped(invoice, entry, crm_id, cost, "created by an interrupted earlier run"))
+        outcome = _skipped(invoice, entry, crm_id, cost, "created by an interrupted earlier run")
+        track.move(S.CHANGED if outcome.status is Status.CHANGED else S.SKIPPED, outcome)
     else:
         if entry is not None and entry.state is JournalState.CREATED:
             journal.forget(invoice.number)  # ours was deleted; the number now belongs to someone else
@@ -252,10 +271,22 @@ async def _settle_existing(
 def _skipped(
     invoice: ResolvedInvoice, entry: JournalEntry, crm_id: int, crm_total: Decimal | None, how: str = ""
 ) -> Outcome:
+    """SKIPPED, or CHANGED when the file's rows now differ from what was sent (nothing is posted)."""
     notes = [f"already imported as CRM invoice {crm_id}" + (f" ({how})" if how else "")]
     if entry.content_hash and entry.content_hash != content_hash(build_payload(invoice)):
-        notes.append("the file differs from what was imported; not posted again (change it in the CRM)")
+        notes.append("the file now differs from what was imported; nothing posted (change it in the CRM)")
+        return Outcome(Status.CHANGED, crm_id=crm_id, crm_total=crm_total, message="; ".join(notes))
     return Outcome(Status.SKIPPED, crm_id=crm_id, crm_total=crm_total, message="; ".join(notes))
+
+
+HIDDEN_MESSAGE = (
+    "the number is already used by an invoice you cannot see in the CRM (its contact is private to another "
+    "user); nothing posted: give this invoice another number, or ask a CRM administrator"
+)
+
+
+def _exists_hidden() -> Outcome:
+    return Outcome(Status.EXISTS, message=HIDDEN_MESSAGE)
 
 
 def _exists(crm_id: int, when: str = "") -> Outcome:
@@ -390,6 +421,15 @@ async def _create(
                 track.move(S.NEW)  # certainly not sent: the same as never tried
                 await crm.backoff(attempt, exc.retry_after)
             continue
+        except ForbiddenError:
+            _fail(
+                track,
+                payload,
+                run,
+                "the CRM refused it (403 Access Denied): its customer or consignee is not visible to you in "
+                "the CRM: ask its owner to share it",
+            )
+            return
         except CrmRequestError as exc:
             if may_mean_taken(exc):
                 track.move(S.REFUSED)
@@ -419,14 +459,18 @@ async def _adopt_if_there(
     record = await run.crm.find_invoice(invoice.number)
     if record is None:
         return False
-    full = await _get_invoice(run.crm, int(record["id"])) or record
+    if is_hidden(record):  # not ours: this user would see an invoice they created
+        run.journal.forget(invoice.number)
+        track.move(S.EXISTS, _exists_hidden())
+        return True
+    full = await _get_invoice(run.crm, int(record["id"]))
     run.journal.mark_created(invoice.number, int(record["id"]), digest)
     track.move(
         S.ADOPTED,
         Outcome(
             Status.CREATED,
             crm_id=int(record["id"]),
-            crm_total=_cost(full) if "invoiceLines" in full else None,
+            crm_total=_full_cost(full),
             message=f"{how}; found in the CRM and adopted",
         ),
     )
@@ -445,6 +489,10 @@ async def _resolve_refusal(
     record = await run.crm.find_invoice(invoice.number)
     if record is None:
         return False
+    if is_hidden(record):  # taken by an invoice this user cannot see: someone else's
+        run.journal.forget(invoice.number)
+        track.move(S.EXISTS, _exists_hidden())
+        return True
     crm_id = int(record["id"])
     full = await _get_invoice(run.crm, crm_id) or record
     if sent_before or _matches(payload, full):
@@ -454,7 +502,7 @@ async def _resolve_refusal(
             Outcome(
                 Status.CREATED,
                 crm_id=crm_id,
-                crm_total=_cost(full) if "invoiceLines" in full else None,
+                crm_total=_full_cost(full),
                 message="the CRM refused a repeated create because the first one had succeeded; adopted",
             ),
         )
@@ -507,12 +555,23 @@ async def _get_invoice(crm: CrmApi, crm_id: int) -> CrmInvoice | None:
     return found if isinstance(found, dict) else None
 
 
+def _is_full(record: Mapping[str, Any] | None) -> bool:
+    """Whether a record is the full invoice of ``GET invoice/{id}`` (its lines a list): the by-number answer
+    has ``"invoiceLines": null`` and ``"cost": 0``, whatever the invoice's total."""
+    return record is not None and isinstance(record.get("invoiceLines"), list)
+
+
+def _full_cost(full: Mapping[str, Any] | None) -> Decimal | None:
+    """The total of a full invoice; None for anything else (a thin answer's cost is always 0)."""
+    return _cost(full) if full is not None and _is_full(full) else None
+
+
 async def _known_cost(crm: CrmApi, record: CrmInvoice, cost_known: bool) -> Decimal | None:
-    """The CRM's total of an invoice; a thin (by-number) record says 0, so the full one is fetched."""
-    if cost_known or "invoiceLines" in record:
+    """The CRM's total of an invoice: from a listing (``cost_known``) or a full record; a thin (by-number)
+    record says 0, so the full one is fetched."""
+    if cost_known or _is_full(record):
         return _cost(record)
-    full = await _get_invoice(crm, int(record["id"]))
-    return _cost(full) if full is not None else None
+    return _full_cost(await _get_invoice(crm, int(record["id"])))
 
 
 def _cost(record: Mapping[str, Any]) -> Decimal | None:

@@ -377,14 +377,21 @@ async def _contacts_for(crm: CrmApi, value: str) -> tuple[list[ContactRecord], s
         found = await crm.get("contact/bycontactinfo", {"infoType": "Email", "data": value})
         return [contact_record(c) for c in _as_list(found)], None
     if number is not None:
-        try:
-            one = await crm.get_or_none(f"contact/{number}")
-        except ForbiddenError:
-            return [], f"The CRM contact {number} is private: ask its owner to share it with you"
+        one = await crm.get_or_none(f"contact/{number}")
         if one is not None:
             return [contact_record(c) for c in _as_list(one)], None
-    found = await crm.list_all("contact/filter", {"filterValue": search_word(value)})
+        # The CRM answers 404 for a contact that is absent and for one this user may not see alike;
+        # contact/{id}/access tells them apart (404 absent, 403 not visible).
+        try:
+            await crm.get_or_none(f"contact/{number}/access")
+        except ForbiddenError:
+            return [], private_contact_message(number)
+    found = await crm.list_all("contact/filter", {"filterValue": search_word(value), "sortBy": "id"})
     return [contact_record(c) for c in _as_list(found)], None
+
+
+def private_contact_message(contact_id: int) -> str:
+    return f"The CRM contact {contact_id} is not visible to you: ask its owner to share it"
 
 
 async def _items_for(crm: CrmApi, value: str) -> list[ItemRecord]:
@@ -394,7 +401,7 @@ async def _items_for(crm: CrmApi, value: str) -> list[ItemRecord]:
         one = await crm.get_or_none(f"invoiceitem/{number}")
         if one is not None:
             return [item_record(i) for i in _as_list(one)]
-    found = await crm.list_all("invoiceitem/filter", {"filterValue": value})
+    found = await crm.list_all("invoiceitem/filter", {"filterValue": value, "sortBy": "id"})
     records = [item_record(i) for i in _as_list(found)]
     if number is not None and has_leading_zero(value) and not any(i.sku == value for i in records):
         one = await crm.get_or_none(f"invoiceitem/{number}")
@@ -405,13 +412,13 @@ async def _items_for(crm: CrmApi, value: str) -> list[ItemRecord]:
 async def _resolve_contacts(crm: CrmApi, refs: ReferenceData, values: set[str]) -> None:
     keys = {contact_key(v): v.strip() for v in values}
 
-    async def one(key: str, value: str) -> None:
+    async def one(key: str, value: str, listed: Sequence[ContactRecord] = ()) -> None:
         records, note = await _contacts_for(crm, value)
         refs.contact_records.update((c.id, c) for c in records)
-        match = match_contact(value, records)
+        match = match_contact(value, [*records, *listed])  # the listing's records give "did you mean"
         refs.contacts[key] = Match(value, match.found, match.suggestion, note) if note else match
 
-    listing = await crm.list_all("contact/filter", cheaper_than=len(keys))
+    listing = await crm.list_all("contact/filter", {"sortBy": "id"}, cheaper_than=len(keys))
     if listing is None:
         await asyncio.gather(*(one(k, v) for k, v in keys.items()))
         return
@@ -419,26 +426,28 @@ async def _resolve_contacts(crm: CrmApi, refs: ReferenceData, values: set[str]) 
     refs.contact_records.update((c.id, c) for c in records)
     for key, value in keys.items():
         refs.contacts[key] = match_contact(value, records)
-    # An ID the listing lacks may be a contact this user may not see: ask for it, to say which it is.
-    missing_ids = [(k, v) for k, v in keys.items() if not refs.contacts[k].found and id_of(v) is not None]
-    await asyncio.gather(*(one(k, v) for k, v in missing_ids))
+    # A value the listing did not show is looked up on its own before it is called unknown: the listing
+    # may have missed it (pages shifting), or the contact is one this user may not see (then it says so).
+    missing = [(k, v) for k, v in keys.items() if not refs.contacts[k].found]
+    await asyncio.gather(*(one(k, v, records) for k, v in missing))
 
 
 async def _resolve_items(crm: CrmApi, refs: ReferenceData, values: set[str]) -> None:
-    listing = await crm.list_all("invoiceitem/filter", cheaper_than=len(values))
-    if listing is not None:
-        records = [item_record(i) for i in _as_list(listing)]
-        refs.item_records.update((i.id, i) for i in records)
-        for value in values:
-            refs.items[value] = match_item(value, records)
-        return
-
-    async def one(value: str) -> None:
+    async def one(value: str, listed: Sequence[ItemRecord] = ()) -> None:
         records = await _items_for(crm, value)
         refs.item_records.update((i.id, i) for i in records)
-        refs.items[value] = match_item(value, records)
+        refs.items[value] = match_item(value, [*records, *listed])
 
-    await asyncio.gather(*(one(v) for v in values))
+    listing = await crm.list_all("invoiceitem/filter", {"sortBy": "id"}, cheaper_than=len(values))
+    if listing is None:
+        await asyncio.gather(*(one(v) for v in values))
+        return
+    records = [item_record(i) for i in _as_list(listing)]
+    refs.item_records.update((i.id, i) for i in records)
+    for value in values:
+        refs.items[value] = match_item(value, records)
+    # a value the listing did not show is looked up on its own before it is called unknown
+    await asyncio.gather(*(one(v, records) for v in values if not refs.items[v].found))
 
 
 async def _resolve_taxes(crm: CrmApi, refs: ReferenceData, values: set[str]) -> None:

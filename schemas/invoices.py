@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
+from importer.journal import number_key
+
 
 @dataclass(frozen=True)
 class InvoiceRule:
@@ -40,21 +42,27 @@ def _due_message(frame: pd.DataFrame, failing: pd.Index, rows: pd.Series) -> lis
     ]
 
 
+def _crm_key(number: object) -> str:
+    """How the CRM compares invoice numbers: ignoring case, trailing spaces and accents (as the journal)."""
+    return number_key(str(number))
+
+
 def _unique_ignoring_case(frame: pd.DataFrame) -> pd.Series:
-    return ~frame["invoice_number"].str.casefold().duplicated(keep=False)
+    return ~frame["invoice_number"].map(_crm_key).duplicated(keep=False)
 
 
 def _duplicate_message(frame: pd.DataFrame, failing: pd.Index, rows: pd.Series) -> list[str]:
     numbers = frame["invoice_number"]
     spellings: dict[str, list[tuple[str, int]]] = {}
     for number, row in zip(numbers.loc[failing].tolist(), rows.loc[failing].tolist(), strict=True):
-        spellings.setdefault(str(number).casefold(), []).append((str(number), int(row)))
+        spellings.setdefault(_crm_key(number), []).append((str(number), int(row)))
     messages = []
     for value in numbers.loc[failing].tolist():
         number = str(value)
-        others = " and ".join(f"{n!r} (row {r})" for n, r in spellings[number.casefold()] if n != number)
+        others = " and ".join(f"{n!r} (row {r})" for n, r in spellings[_crm_key(number)] if n != number)
         messages.append(
-            "The CRM treats invoice numbers that differ only in upper/lower case as the same number, and "
+            "The CRM treats invoice numbers that differ only in upper/lower case, accents or trailing spaces "
+            "as the same number, and "
             f"{others} is also in this file: give one of them another number."
         )
     return messages

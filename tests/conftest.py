@@ -8,9 +8,9 @@
   0 unless given) for tests needing fault knobs, racy numbers or other credentials; all stopped at teardown.
 Each server's base URL is ``server.url``; the default token is ``"sandbox"`` (the administrator). Every
 sandbox also accepts an ordinary user, the viewer: token ``"sandbox-viewer"``, login ``viewer@example.com`` /
-``sandbox``; it gets 403 Access Denied on admin-only calls and on the private seed contact 9 (which its lists
-leave out). ``sandbox_factory(ssl_certfile=..., ssl_keyfile=...)`` serves https://
-(see tests/e2e/test_tls.py).
+``sandbox``; it gets 403 Access Denied on admin-only calls, and 404 on the private seed contact 9 (which its
+lists leave out), as a real portal answers a contact private to another user.
+``sandbox_factory(ssl_certfile=..., ssl_keyfile=...)`` serves https:// (see tests/e2e/test_tls.py).
 Fault injection restarts from a seed with ``server.reseed(n)``.
 """
 

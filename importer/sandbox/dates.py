@@ -1,7 +1,8 @@
 """Dates as the CRM reads and writes them (the portal's time zone is UTC in the sandbox).
 
-Accepted: ``yyyy-MM-dd`` or ``yyyy-MM-ddTHH:mm:ss`` with an optional fraction (up to 7 digits) and an optional
-zone (``Z`` or ``±hh:mm``). A value without a zone is portal-local time (UTC here). Returned and stored as
+Accepted: ``yyyy-MM-dd`` or ``yyyy-MM-ddTHH:mm:ss`` with an optional fraction of exactly 3 or 7 digits and
+an optional zone (``Z`` or ``±hh:mm``); shorter than 7 characters: ``invalid date time format`` without the
+value. A value without a zone is portal-local time (UTC here). Returned and stored as
 ``yyyy-MM-ddTHH:mm:ss.fffffffZ``; stored strings compare in time order.
 """
 
@@ -12,20 +13,24 @@ from datetime import UTC, datetime, timedelta
 
 _DATE_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
-    r"(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?(Z|[+-]\d{2}:\d{2})?)?$"
+    r"(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{7}|\d{3}))?(Z|[+-]\d{2}:\d{2})?)?$"
 )
 
 
 class DateFormatError(ValueError):
     """An unparseable date; the message is the server's."""
 
-    def __init__(self, value: str) -> None:
-        super().__init__(f"invalid date time format: {value}")
+    def __init__(self, value: str | None = None) -> None:
+        super().__init__(
+            "invalid date time format" if value is None else f"invalid date time format: {value}"
+        )
 
 
 def parse_api_date(value: str) -> datetime:
     """Parse a date string of the API into a naive UTC datetime, or raise DateFormatError."""
-    match = _DATE_RE.match(value) if len(value) >= 7 else None
+    if len(value) < 7:
+        raise DateFormatError()
+    match = _DATE_RE.match(value)
     if match is None:
         raise DateFormatError(value)
     year, month, day, hour, minute, second, fraction, zone = match.groups()

@@ -54,7 +54,19 @@ def contacts_by_info(store: Store, info_type: int, data: str | None) -> list[Row
     return [row for contact_id in ids if (row := store.get("contact", contact_id)) is not None]
 
 
-def create_person(store: Store, body: dict[str, Any]) -> Row:
+def _sharing(args: dict[str, Any], owner: str) -> dict[str, Any]:
+    """``shareType`` (0 None = private, the default through the API; 1 ReadWrite; 2 Read), ``managerList``
+    (user IDs on the access list) and the owner (the caller)."""
+    share_type = to_int(args.get("sharetype"))
+    if share_type not in (0, 1, 2):
+        raise BadArgument()
+    managers = args.get("managerlist") or []
+    if not isinstance(managers, list):
+        raise BadArgument()
+    return {"share_type": share_type, "managers": json.dumps([str(m) for m in managers]), "owner": owner}
+
+
+def create_person(store: Store, body: dict[str, Any], owner: str = "") -> Row:
     args = lower_keys(body)
     first, last = to_text(args.get("firstname")) or "", to_text(args.get("lastname")) or ""
     if not first.strip() or not last.strip():
@@ -73,12 +85,13 @@ def create_person(store: Store, body: dict[str, Any]) -> Row:
             "company_id": company_id,
             "about": to_text(args.get("about")),
             "created": now_stored(),
+            **_sharing(args, owner),
         },
     )
     return _created(store, "contact", contact_id)
 
 
-def create_company(store: Store, body: dict[str, Any]) -> Row:
+def create_company(store: Store, body: dict[str, Any], owner: str = "") -> Row:
     args = lower_keys(body)
     name = to_text(args.get("companyname")) or ""
     if not name.strip():
@@ -91,6 +104,7 @@ def create_company(store: Store, body: dict[str, Any]) -> Row:
             "display_name": name,
             "about": to_text(args.get("about")),
             "created": now_stored(),
+            **_sharing(args, owner),
         },
     )
     return _created(store, "contact", contact_id)

@@ -171,7 +171,8 @@ class SandboxServer:
             load_demo_data(store)
 
     def reset(self, seed: bool = True) -> None:
-        """Wipe the data (re-seeding if asked), the counters, the rate window and the login failures."""
+        """Wipe the data (re-seeding if asked), the counters, the rate window, the login failures and the
+        cached totals."""
         if self._store is None or self._state is None:
             raise RuntimeError("the sandbox is not started")
         with self._store.lock:
@@ -179,6 +180,7 @@ class SandboxServer:
             self._fill(self._store, seed)
         self.stats.reset()
         self._state.clear_logins()
+        self._state.clear_totals()
         if self._window is not None:
             self._window.clear()
 

@@ -1,14 +1,15 @@
 """The sandbox's SQLite storage: one connection guarded by a re-entrant lock.
 
 Amounts are stored as decimal text with 2 decimals; dates as ``yyyy-MM-ddTHH:mm:ss.fffffffZ`` text (UTC).
-Invoice numbers carry a ``number_key`` (lower-cased, trailing spaces dropped, as the server's MySQL collation
-compares them) that has no unique index, like the real table.
+Invoice numbers carry a ``number_key`` (lower-cased, accents and trailing spaces dropped, as the server's
+MySQL collation compares them) that has no unique index, like the real table.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contact (
     id INTEGER PRIMARY KEY AUTOINCREMENT, is_company INTEGER NOT NULL, first_name TEXT, last_name TEXT,
     company_name TEXT, display_name TEXT NOT NULL, job_title TEXT, company_id INTEGER NOT NULL DEFAULT 0,
-    about TEXT, created TEXT NOT NULL, is_private INTEGER NOT NULL DEFAULT 0);
+    about TEXT, created TEXT NOT NULL, is_private INTEGER NOT NULL DEFAULT 0,
+    share_type INTEGER NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
+    managers TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS contact_info (
     id INTEGER PRIMARY KEY AUTOINCREMENT, contact_id INTEGER NOT NULL, info_type INTEGER NOT NULL,
     category INTEGER NOT NULL, data TEXT NOT NULL, is_primary INTEGER NOT NULL);
@@ -55,7 +58,7 @@ CREATE TABLE IF NOT EXISTS invoice (
     contact_id INTEGER NOT NULL, consignee_id INTEGER NOT NULL, entity_id INTEGER NOT NULL,
     billing_address_id INTEGER NOT NULL, delivery_address_id INTEGER NOT NULL, language TEXT,
     currency TEXT NOT NULL, exchange_rate TEXT NOT NULL, purchase_order_number TEXT, terms TEXT NOT NULL,
-    description TEXT, create_on TEXT NOT NULL);
+    description TEXT, create_on TEXT NOT NULL, create_by TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS invoice_number_key ON invoice (number_key);
 CREATE TABLE IF NOT EXISTS invoice_line (
     id INTEGER PRIMARY KEY AUTOINCREMENT, invoice_id INTEGER NOT NULL, item_id INTEGER NOT NULL,
@@ -67,8 +70,11 @@ CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def number_key(number: str) -> str:
-    """How the server compares invoice numbers: case-insensitively, ignoring trailing spaces."""
-    return number.rstrip(" ").lower()
+    """How the server's count query compares invoice numbers under MySQL's ``utf8_general_ci`` collation:
+    ignoring case, trailing spaces and accents (``INV-É1`` = ``inv-e1``; ``ß`` = ``s``)."""
+    decomposed = unicodedata.normalize("NFKD", number.rstrip(" "))
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return bare.replace("ß", "s").replace("ẞ", "s").lower()
 
 
 class Store:
@@ -86,9 +92,20 @@ class Store:
 
     def _add_missing_columns(self) -> None:
         """Bring a database file made by an older sandbox up to the current schema."""
-        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(contact)").fetchall()}
-        if "is_private" not in columns:
-            self._conn.execute("ALTER TABLE contact ADD COLUMN is_private INTEGER NOT NULL DEFAULT 0")
+        added = {
+            "contact": (
+                ("is_private", "INTEGER NOT NULL DEFAULT 0"),
+                ("share_type", "INTEGER NOT NULL DEFAULT 0"),
+                ("owner", "TEXT NOT NULL DEFAULT ''"),
+                ("managers", "TEXT NOT NULL DEFAULT '[]'"),
+            ),
+            "invoice": (("create_by", "TEXT NOT NULL DEFAULT ''"),),
+        }
+        for table, wanted in added.items():
+            columns = {row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})").fetchall()}
+            for name, kind in wanted:
+                if name not in columns:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self.lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 _CENT = Decimal("0.01")
@@ -25,6 +25,11 @@ class BadArgument(ValueError):
 def round2(value: Decimal) -> Decimal:
     """Round to 2 decimals, half to even (banker's rounding)."""
     return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+def stored2(value: Decimal) -> Decimal:
+    """What a ``decimal(10,2)`` column keeps: MySQL rounds half away from zero (2.345 → 2.35)."""
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 def to_decimal(value: Any, default: Decimal = Decimal(0)) -> Decimal:

@@ -8,6 +8,7 @@ from typing import Any
 
 from importer.crm_constants import Currency
 from importer.sandbox.store import Row, Store
+from importer.sandbox.users import is_private, managers_of, user_wrapper
 
 ADMIN_ID = "93d1a1d4-0b0d-4f38-a1a5-4b4f0f8b7c01"
 ADMIN = {
@@ -23,7 +24,9 @@ ADDRESS_TYPE = 7
 ADDRESS_CATEGORIES = ("Home", "Postal", "Office", "Billing", "Other", "Work")
 PHONE_CATEGORIES = ("Home", "Work", "Mobile", "Fax", "Direct", "Other")
 BASE_CATEGORIES = ("Home", "Work", "Other")
-INVOICE_STATUSES = {1: "Draft", 2: "Sent", 3: "Rejected", 4: "Paid", 5: "Archived"}
+# the portal's English titles: the contract says "Draft", "Billed", "Rejected", "Paid", "Archive"
+INVOICE_STATUSES = {1: "Draft", 2: "Billed", 3: "Rejected", 4: "Paid", 5: "Archive"}
+STATUS_NAMES = {1: "Draft", 2: "Sent", 3: "Rejected", 4: "Paid", 5: "Archived"}  # the enum's names
 
 
 def categories_of(info_type: int) -> tuple[str, ...]:
@@ -53,16 +56,17 @@ def currency_wrapper(currency: Currency) -> dict[str, Any]:
 
 def contact_base(row: Row) -> dict[str, Any]:
     kind = "company" if row["is_company"] else "people"
+    private = is_private(row)
     return {
         "id": row["id"],
         "smallFotoUrl": f"/skins/default/images/empty_{kind}_logo_40_40.png",
         "mediumFotoUrl": f"/skins/default/images/empty_{kind}_logo_82_82.png",
         "displayName": row["display_name"],
         "isCompany": bool(row["is_company"]),
-        "accessList": [ADMIN] if row.get("is_private") else [],
-        "isPrivate": bool(row.get("is_private")),
-        "isShared": False,
-        "shareType": 0,
+        "accessList": [user_wrapper(m) for m in managers_of(row)] if private else [],
+        "isPrivate": private,
+        "isShared": not private,
+        "shareType": int(row.get("share_type") or 0),
         "currency": None,
         "canEdit": True,
         "canDelete": True,
@@ -97,7 +101,7 @@ def contact_wrapper(store: Store, row: Row) -> dict[str, Any]:
     """The full contact: a person or a company, with its info rows (``commonData``) and addresses."""
     infos = store.rows("SELECT * FROM contact_info WHERE contact_id = ? ORDER BY id", (row["id"],))
     result = contact_base(row) | {
-        "createBy": ADMIN,
+        "createBy": user_wrapper(row.get("owner") or ""),
         "created": row["created"],
         "about": row["about"],
         "industry": None,
@@ -164,7 +168,7 @@ def line_wrapper(row: Row) -> dict[str, Any]:
         "invoiceTax1ID": row["tax1_id"],
         "invoiceTax2ID": row["tax2_id"],
         "sortOrder": row["sort_order"],
-        "description": row["description"],
+        "description": row["description"] or "",
         "quantity": number(row["quantity"]),
         "price": number(row["price"]),
         "discount": number(row["discount"]),

@@ -70,7 +70,7 @@ def test_create_answers_201_with_the_full_invoice(crm: httpx.Client) -> None:
             "invoiceTax1ID": 0,
             "invoiceTax2ID": 0,
             "sortOrder": 0,
-            "description": None,
+            "description": "",  # "A missing line description comes back as `""`."
             "quantity": 100.0,
             "price": 7.7,
             "discount": 25.0,
@@ -109,11 +109,12 @@ def test_cost_sums_the_lines_and_values_are_stored_with_two_decimals(crm: httpx.
     ]
     response = crm.post("invoice", json=invoice(exchangeRate="1.237", invoiceLines=lines))
     created = response.json()["response"]
-    # 3.62 + 59.97 (discount stored as 0.00) + 0.00 * 2 (price stored as 0.00: half-even)
-    assert Decimal(str(created["cost"])) == Decimal("63.59")
+    # "MySQL rounds what it stores **half away from zero**": 3.62 + 59.97 (discount 0.004 stored as 0.00)
+    # + 0.01 * 2 (price 0.005 stored as 0.01)
+    assert Decimal(str(created["cost"])) == Decimal("63.61")
     assert created["exchangeRate"] == 1.24
     assert [row["discount"] for row in created["invoiceLines"]] == [0.0, 0.0, 0.0]
-    assert [row["price"] for row in created["invoiceLines"]] == [2.9, 19.99, 0.0]
+    assert [row["price"] for row in created["invoiceLines"]] == [2.9, 19.99, 0.01]
     assert [row["sortOrder"] for row in created["invoiceLines"]] == [0, 1, 2]
 
 
@@ -274,12 +275,30 @@ def test_template_type_and_optional_texts_are_kept(crm: httpx.Client) -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["2026-13-01", "01.06.2026", "2026-6-1", "June 1", "2026-06-01 10:00", "x"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-13-01",
+        "01.06.2026",
+        "2026-6-1",
+        "2026-06-01 10:00",
+        "2026-06-01T10:00:00.12Z",  # "an optional fraction of exactly 3 or 7 digits"
+        "2026-06-01T10:00:00.123456Z",
+    ],
+)
 def test_an_unparseable_date_answers_its_own_message(crm: httpx.Client, value: str) -> None:
     response = crm.post("invoice", json=invoice(dueDate=value))
     assert response.status_code == 400
     assert response.json()["error"]["message"] == f"invalid date time format: {value}"
     assert response.json()["status"] == 1
+
+
+@pytest.mark.parametrize("value", ["June 1", "x", "2026-1"])
+def test_a_date_shorter_than_7_characters_answers_without_the_value(crm: httpx.Client, value: str) -> None:
+    # "anything shorter than 7 characters → 400 `invalid date time format` (no value in the message)"
+    response = crm.post("invoice", json=invoice(dueDate=value))
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "invalid date time format"
 
 
 @pytest.mark.parametrize(
@@ -288,6 +307,7 @@ def test_an_unparseable_date_answers_its_own_message(crm: httpx.Client, value: s
         ("2026-06-01", "2026-06-01T00:00:00.0000000Z"),
         ("2026-06-01T13:45:10", "2026-06-01T13:45:10.0000000Z"),
         ("2026-06-01T13:45:10.1234567Z", "2026-06-01T13:45:10.1234560Z"),
+        ("2026-06-01T13:45:10.123Z", "2026-06-01T13:45:10.1230000Z"),
         ("2026-03-01T00:00:00+02:00", "2026-02-28T22:00:00.0000000Z"),
         ("2026-03-01T23:30:00-01:00", "2026-03-02T00:30:00.0000000Z"),
     ],
@@ -307,15 +327,30 @@ def test_malformed_json_answers_400_with_the_parser_message(crm: httpx.Client) -
     assert response.json()["error"]["message"].startswith("Expecting")
 
 
-@pytest.mark.parametrize(("language", "fragment"), [("xx-XX", "xx-XX is an invalid culture"), (None, "null")])
+@pytest.mark.parametrize(("language", "fragment"), [("english", "english is an invalid culture")])
 def test_unknown_language_fails_after_the_invoice_is_saved(
     crm: httpx.Client, language: str | None, fragment: str
 ) -> None:
+    # "an unknown culture name answers 400 and leaves a half-created invoice"
     response = crm.post("invoice", json=invoice(language=language))
     assert response.status_code == 400
     assert fragment in response.json()["error"]["message"]
     assert crm.get("invoice/bynumber/exist", params={"number": "INV-1"}).json()["response"] is True
     assert numbers(crm) == ["INV-1"]
+
+
+def test_a_null_language_fails_with_500_before_anything_is_saved(crm: httpx.Client) -> None:
+    # "a missing (null) value most likely fails with 500 before anything is saved"
+    response = crm.post("invoice", json=invoice(language=None))
+    assert response.status_code == 500
+    assert numbers(crm) == []
+
+
+@pytest.mark.parametrize("language", ["", "xx-XX", "sr-Cyrl-RS"])
+def test_empty_and_any_well_formed_culture_names_are_accepted(crm: httpx.Client, language: str) -> None:
+    # "`""` is accepted (the portal's culture is used); any .NET culture name is accepted, not only the list"
+    response = crm.post("invoice", json=invoice(language=language))
+    assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize("language", ["de-DE", "az-Latn-AZ", "en-gb"])

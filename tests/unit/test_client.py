@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from importer.client import PAGE_SIZE, CrmClient, RateLimiter, RetryPolicy, parse_retry_after
+from importer.client import PAGE_SIZE, CrmClient, RateLimiter, RetryPolicy, parse_retry_after, url_note
 from importer.errors import (
     CrmAuthError,
     CrmRequestError,
@@ -123,7 +123,30 @@ def test_allow_http_permits_a_remote_plain_url() -> None:
 
 def test_url_is_normalized() -> None:
     assert CrmClient("HTTPS://Portal.Example.com/api/2.0/").url == "https://portal.example.com"
-    assert CrmClient("portal.example.com").url == "https://portal.example.com"
+    assert url_note("https://portal.example.com/api/2.0/crm") is None
+
+
+def test_a_url_without_a_scheme_is_refused_with_a_suggestion() -> None:
+    # issue 12, point 10: "a URL without a scheme is refused with 'did you mean https://...'"
+    with pytest.raises(InsecureUrlError, match=r"did you mean https://portal\.example\.com\?"):
+        CrmClient("portal.example.com")
+
+
+@pytest.mark.parametrize(
+    ("pasted", "root"),
+    [
+        ("https://portal.example.com/Products/CRM/Default.aspx#invoices", "https://portal.example.com"),
+        ("https://portal.example.com/Products/CRM/Invoices.aspx?id=3", "https://portal.example.com"),
+        ("https://example.com/office/Products/CRM/", "https://example.com/office"),
+        ("https://portal.example.com/addons/mail/", "https://portal.example.com"),
+    ],
+)
+def test_a_url_pasted_from_the_browser_is_cut_to_the_portal_root_with_a_note(pasted: str, root: str) -> None:
+    # issue 12, point 10: "a URL pasted from the browser (`https://portal/Products/CRM/...`) is cut to the
+    # portal root with a note"
+    assert CrmClient(pasted).url == root
+    note = url_note(pasted)
+    assert note is not None and root in note and "page of the portal" in note
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
@@ -425,7 +448,9 @@ def test_list_all_pages_until_total() -> None:
     assert [int(r.url.params["startIndex"]) for r in seen] == [0, 1000, 2000]
 
 
-def test_list_all_stops_at_a_full_last_page_when_total_is_reached() -> None:
+def test_list_all_never_stops_by_total_a_full_last_page_is_followed_by_one_more() -> None:
+    # contract: "it is exact only when the last page is short. Page until a page comes back shorter than
+    # `count`, never by `total` alone."
     data = list(range(PAGE_SIZE))
     seen: list[httpx.Request] = []
     client, _, _ = make_client(paged(data, seen))
@@ -435,7 +460,7 @@ def test_list_all_stops_at_a_full_last_page_when_total_is_reached() -> None:
             return await client.list_all("contact/filter")
 
     assert run(go()) == data
-    assert len(seen) == 1
+    assert [int(r.url.params["startIndex"]) for r in seen] == [0, PAGE_SIZE]
 
 
 def test_list_all_without_a_total_pages_until_a_short_page() -> None:
@@ -557,28 +582,53 @@ def test_an_unreadable_ca_bundle_is_reported_before_anything_is_sent(tmp_path: A
     assert client.requests_sent == 0
 
 
-def test_list_all_fetches_the_pages_after_the_first_side_by_side() -> None:
-    """With the total known from the first page, the other pages go out together (paced), not in turn."""
-    in_flight, most = 0, 0
-    items = list(range(2500))
+def _listing(pages: list[list[Any]], total: int, seen: list[int]) -> httpx.MockTransport:
+    """A list whose answers are scripted page by page (the n-th request gets pages[n]), with ``total``."""
 
     async def crm(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
-        start, count = int(request.url.params["startIndex"]), int(request.url.params["count"])
-        page = items[start : start + count]
-        return httpx.Response(
-            200, json={"status": 0, "count": len(page), "total": len(items), "response": page}
-        )
+        seen.append(int(request.url.params["startIndex"]))
+        page = pages[min(len(seen) - 1, len(pages) - 1)]
+        return httpx.Response(200, json={"status": 0, "count": len(page), "total": total, "response": page})
 
-    async def go() -> list[Any]:
-        async with CrmClient(
-            "http://127.0.0.1:9", token="t", transport=httpx.MockTransport(crm), rate=None
-        ) as c:
-            return await c.list_all("invoice/filter")
+    return httpx.MockTransport(crm)
 
-    assert asyncio.run(go()) == items
-    assert most == 2  # pages 2 and 3 at once, after page 1
+
+def _records(start: int, stop: int) -> list[dict[str, int]]:
+    return [{"id": i} for i in range(start, stop)]
+
+
+def _list(transport: httpx.MockTransport, cheaper_than: int | None = None) -> Any:
+    async def go() -> Any:
+        async with CrmClient("http://127.0.0.1:9", token="t", transport=transport, rate=None) as c:
+            if cheaper_than is None:
+                return await c.list_all("invoice/filter", {"sortBy": "Id"})
+            return await c.list_all("invoice/filter", {"sortBy": "Id"}, cheaper_than=cheaper_than)
+
+    return asyncio.run(go())
+
+
+def test_list_all_pages_past_a_stale_total_until_a_short_page() -> None:
+    # contract: "`total` on `invoice/filter` is cached for about 30 s ... Page until a page comes back
+    # shorter than `count`, never by `total` alone."
+    seen: list[int] = []
+    pages = [_records(0, 1000), _records(1000, 2000), _records(2000, 2003)]
+    assert _list(_listing(pages, total=10, seen=seen)) == _records(0, 2003)
+    assert seen == [0, 1000, 2000]
+
+
+def test_list_all_lists_again_when_a_record_comes_twice() -> None:
+    # contract: "Pages fetched side by side, or while records are being added, can repeat or skip records.
+    # Send an explicit `sortBy` ... and check for repeats."
+    seen: list[int] = []
+    shifted = [_records(0, 1000), _records(999, 1500), _records(0, 1000), _records(1000, 1500)]
+    assert _list(_listing(shifted, total=1500, seen=seen)) == _records(0, 1500)
+    assert seen == [0, 1000, 0, 1000]
+
+
+def test_list_all_gives_up_for_look_ups_when_the_pages_keep_shifting() -> None:
+    seen: list[int] = []
+    shifting = [_records(0, 1000), _records(999, 1500)] * 2
+    assert _list(_listing(shifting, total=1500, seen=seen), cheaper_than=50) is None
+    # without the alternative of look-ups: each record seen once (the caller looks up what it lacks)
+    seen.clear()
+    assert _list(_listing(shifting, total=1500, seen=seen)) == _records(0, 1500)

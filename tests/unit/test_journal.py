@@ -12,7 +12,7 @@ import platformdirs
 import pytest
 
 from importer.errors import JournalError, JournalLockedError, exit_code
-from importer.journal import Journal, JournalState, default_journal_path
+from importer.journal import Journal, JournalState, default_journal_path, number_key
 
 URL = "https://crm.example.com"
 
@@ -48,6 +48,40 @@ def test_numbers_are_keyed_case_insensitively(tmp_path: Path) -> None:
         journal.forget("Inv-A")
         assert journal.entry("inv-a") is None
         assert journal.entries() == []
+
+
+def test_numbers_are_keyed_as_the_crm_compares_them(tmp_path: Path) -> None:
+    # contract: numbers are "compared ignoring case, trailing spaces **and accents** (`INV-É1` = `inv-e1`)"
+    assert number_key("INV-É1") == number_key("inv-e1") == number_key("INV-E1  ")
+    assert number_key(" INV-E1") != number_key("INV-E1")  # leading spaces count
+    with Journal.open(tmp_path / "j.sqlite", URL) as journal:
+        journal.mark_created("INV-É1", 7, "h")
+        entry = journal.entry("inv-e1 ")
+        assert entry is not None and entry.crm_id == 7
+
+
+def test_entries_keyed_by_an_older_journal_are_rekeyed_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal.open(path, URL) as journal:
+        journal.mark_created("INV-É1", 7, "h")
+        journal.mark_failed("Inv-e1", "an older attempt")
+        journal.mark_created("INV-Ü2", 8, "h")
+    with sqlite3.connect(path) as db:  # as a journal of the case-folding-only key wrote them
+        db.execute("DELETE FROM entries")
+        for key, number, state, crm_id in (
+            ("inv-é1", "INV-É1", "created", 7),
+            ("inv-e1", "Inv-e1", "failed", None),
+            ("inv-ü2", "INV-Ü2", "created", 8),
+        ):
+            db.execute(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, 'h', ?, NULL, '2026-01-01')",
+                (URL, key, number, state, crm_id),
+            )
+    with Journal.open(path, URL) as journal:
+        first, second = journal.entry("inv-e1"), journal.entry("INV-U2")
+        assert first is not None and (first.state, first.crm_id) == (JournalState.CREATED, 7)
+        assert second is not None and second.crm_id == 8
+        assert len(journal.entries()) == 2
 
 
 def test_entries_of_another_crm_are_not_mixed_up(tmp_path: Path) -> None:

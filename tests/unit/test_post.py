@@ -242,13 +242,13 @@ def test_a_rerun_skips_what_was_created_with_the_same_ids(server: SandboxServer,
     assert server.stats.invoice_creates == creates
 
 
-def test_changed_rows_are_skipped_with_a_note_never_posted_again(
-    server: SandboxServer, journal_path: Path
-) -> None:
+def test_changed_rows_are_changed_never_posted_again(server: SandboxServer, journal_path: Path) -> None:
+    # issue 12, point 6: "reported as `changed` (a new status: created earlier, the file now differs,
+    # nothing posted)"
     run_import(server, journal_path, [make_invoice("INV-9")])
     changed = make_invoice("INV-9", quantity="3")
     outcome = run_import(server, journal_path, [changed])["INV-9"]
-    assert outcome.status is Status.SKIPPED
+    assert outcome.status is Status.CHANGED and outcome.crm_id is not None
     assert "differs from what was imported" in outcome.message
     assert server.stats.invoice_creates == 1
     assert crm_numbers(server) == Counter({"inv-9": 1})

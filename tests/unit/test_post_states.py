@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 from importer.client import CrmClient, RetryPolicy
 from importer.journal import Journal, JournalState
 from importer.models import ResolvedInvoice, Status
-from importer.payload import build_payload
+from importer.payload import build_payload, content_hash
 from importer.post import (
     FINAL,
     STATUS_OF_FINAL,
@@ -49,7 +50,10 @@ class ScriptedCrm:
 
     "ok" (201 with the ID), "landed-lost" (saved, the answer lost), "lost" (not saved, the answer lost),
     "not-sent" (the connection refused), "taken-same"/"taken-other" (this very invoice / another one
-    with the number saved by someone else just before, then 400), or an HTTP status to answer.
+    with the number saved by someone else just before, then 400), "taken-hidden" (like "taken-other", on
+    an invoice this user may not see: by-number answers 403), "lost-hidden" (the answer lost, and the
+    number taken meanwhile by an invoice this user may not see), or an HTTP status to answer. By-number
+    answers the thin invoice of the contract (``"invoiceLines": null, "cost": 0``); ``invoice/{id}`` the full.
     ``on_create``: called at each create (e.g. to press Ctrl-C); ``lookups``: the status every look-up
     answers instead of the truth (e.g. 401)."""
 
@@ -61,7 +65,7 @@ class ScriptedCrm:
         self.ids = itertools.count(100)
         self.creates = 0
 
-    def save(self, body: dict[str, Any], *, item: int | None = None) -> dict[str, Any]:
+    def save(self, body: dict[str, Any], *, item: int | None = None, hidden: bool = False) -> dict[str, Any]:
         lines = [{"invoiceItemID": item or line["invoiceItemID"]} for line in body["invoiceLines"]]
         record = {
             "id": next(self.ids),
@@ -70,6 +74,7 @@ class ScriptedCrm:
             "contact": {"id": body["contactId"]},
             "currency": {"abbreviation": body["currency"]},
             "invoiceLines": lines,
+            "hidden": hidden,
         }
         self.records[body["number"].casefold()] = record
         return record
@@ -91,6 +96,12 @@ class ScriptedCrm:
                 raise httpx.ReadTimeout("no answer", request=request)
             if action == "not-sent":
                 raise httpx.ConnectError("refused", request=request)
+            if action == "taken-hidden":
+                self.save(body, item=2, hidden=True)
+                return _envelope(400)
+            if action == "lost-hidden":
+                self.save(body, item=2, hidden=True)
+                raise httpx.ReadTimeout("no answer", request=request)
             if action in ("taken-same", "taken-other"):
                 self.save(body, item=None if action == "taken-same" else 2)
                 return _envelope(400)
@@ -99,9 +110,14 @@ class ScriptedCrm:
             return _envelope(self.lookups)
         if path == "invoice/bynumber":
             record = self.records.get(str(request.url.params["number"]).casefold())
-            return _envelope(200, record) if record else _envelope(404)
+            if record and record["hidden"]:
+                return _envelope(403)
+            thin = {**record, "contact": None, "invoiceLines": None, "cost": 0} if record else None
+            return _envelope(200, thin) if thin else _envelope(404)
         crm_id = int(path.rpartition("/")[2])
         found = [r for r in self.records.values() if r["id"] == crm_id]
+        if found and found[0]["hidden"]:
+            return _envelope(403)
         return _envelope(200, found[0]) if found else _envelope(404)
 
 
@@ -151,12 +167,16 @@ def journal_state(tmp_path: Path) -> JournalState | None:
     return None if entry is None else entry.state
 
 
-def created_earlier(crm: ScriptedCrm, *, ours: bool) -> Callable[[Journal, ResolvedInvoice], None]:
-    """The journal says an earlier run created the invoice; the CRM has it (``ours``) or another one."""
+def created_earlier(
+    crm: ScriptedCrm, *, ours: bool, changed: bool = False
+) -> Callable[[Journal, ResolvedInvoice], None]:
+    """The journal says an earlier run created the invoice; the CRM has it (``ours``) or another one;
+    ``changed``: what was sent then differs from the file now."""
 
     def write(journal: Journal, invoice: ResolvedInvoice) -> None:
         record = crm.save(build_payload(invoice))
-        journal.mark_created(invoice.number, record["id"] if ours else record["id"] + 1, "hash")
+        digest = "hash" if changed else content_hash(build_payload(invoice))
+        journal.mark_created(invoice.number, record["id"] if ours else record["id"] + 1, digest)
 
     return write
 
@@ -173,6 +193,15 @@ def test_new_to_skipped_when_the_journal_and_the_crm_agree_it_was_created(tmp_pa
     crm = ScriptedCrm()
     posted = post(crm, tmp_path, journal_entry=created_earlier(crm, ours=True))
     assert moves(posted) == [(S.NEW, S.SKIPPED)] and crm.creates == 0
+
+
+def test_new_to_changed_when_the_file_now_differs_from_what_was_created(tmp_path: Path) -> None:
+    # issue 12, point 6: "created earlier, the file now differs, nothing posted"
+    crm = ScriptedCrm()
+    posted = post(crm, tmp_path, journal_entry=created_earlier(crm, ours=True, changed=True))
+    assert moves(posted) == [(S.NEW, S.CHANGED)] and crm.creates == 0
+    outcome = posted.outcomes[NUMBER]
+    assert outcome.status is Status.CHANGED and outcome.crm_total == Decimal("721.88")
 
 
 def test_new_to_exists_when_the_number_is_someone_elses(tmp_path: Path) -> None:
@@ -245,6 +274,13 @@ def test_unclear_to_adopted_when_the_lost_create_landed(tmp_path: Path) -> None:
     )
 
 
+def test_unclear_to_exists_when_an_invoice_this_user_cannot_see_took_the_number(tmp_path: Path) -> None:
+    posted = post(ScriptedCrm("lost-hidden"), tmp_path)
+    assert moves(posted)[-1] == (S.UNCLEAR, S.EXISTS)
+    assert "you cannot see in the CRM" in posted.outcomes[NUMBER].message
+    assert journal_state(tmp_path) is None
+
+
 def test_unclear_to_posting_when_the_lost_create_did_not_land(tmp_path: Path) -> None:
     crm = ScriptedCrm("lost", "ok")
     posted = post(crm, tmp_path)
@@ -266,6 +302,16 @@ def test_unclear_to_pending_when_stopped_before_sending_again(tmp_path: Path) ->
 
 
 # ----------------------------------------------------------------------------- from REFUSED
+
+
+def test_refused_to_exists_when_the_number_holds_an_invoice_this_user_cannot_see(tmp_path: Path) -> None:
+    # contract: `invoice/bynumber` "403 if the caller may not read it": an answer, not an error
+    crm = ScriptedCrm("taken-hidden")
+    posted = post(crm, tmp_path)
+    assert moves(posted)[-1] == (S.REFUSED, S.EXISTS) and posted.fatal is None
+    outcome = posted.outcomes[NUMBER]
+    assert outcome.message.startswith("the number is already used by an invoice you cannot see in the CRM")
+    assert outcome.crm_id is None and crm.creates == 1
 
 
 def test_refused_to_adopted_when_the_number_holds_this_very_invoice(tmp_path: Path) -> None:

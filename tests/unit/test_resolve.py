@@ -739,3 +739,31 @@ def test_an_unknown_contact_id_may_be_a_private_one() -> None:
     error = reference_error("contact", match_contact("9999", []), 2, "contact", "9999")
     assert error is not None and error.code == "unknown_reference"
     assert "'9999'" in error.message and "private to another user" in error.message
+
+
+class SkippingListing(MemoryCrm):
+    """A listing that leaves out contact 6 (pages shifted under it), found by a look-up of its own."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        params = dict(request.url.params)
+        if request.url.path.endswith("contact/filter") and "filterValue" not in params:
+            self.sent.append("contact/filter")
+            self.queries.append(params)
+            shown = [c for c in self.contacts if c["id"] != 6]
+            return _envelope(shown, total=len(shown))
+        return super().__call__(request)
+
+
+def test_a_reference_the_listing_did_not_show_is_looked_up_before_it_is_called_unknown() -> None:
+    # issue 13: "a reference that the listing did not show is looked up before it is called unknown"
+    crm = SkippingListing()
+    invoices = [
+        _invoice("L-1", "billing@acme.example", "WID-001"),
+        _invoice("L-2", "ap@northwind.example", "WID-001", row=3),
+    ]
+    resolution = _resolve(invoices, crm)
+    assert resolution.errors == ()
+    assert resolution.resolved["L-2"].contact_id == 6
+    listing = [q for p, q in zip(crm.sent, crm.queries, strict=True) if p == "contact/filter"]
+    assert listing and all(q.get("sortBy") == "id" for q in listing)  # a unique order
+    assert "contact/bycontactinfo" in crm.sent
