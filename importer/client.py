@@ -354,6 +354,12 @@ class CrmClient:
         self._redact.add(token)
         self._authorization = token
 
+    @property
+    def token(self) -> str | None:
+        """The token this client sends: the one it was given, or the one its login returned (None before
+        the login). For a caller that signs a person in once and keeps only the token for later runs."""
+        return self._authorization
+
     async def check_access(self) -> Any:
         """One cheap authenticated call; raises CrmAuthError / CrmUnreachableError early.
 

@@ -130,9 +130,9 @@ class Web:
         personal = not config.shared_login
         return Connection(
             url=self.crm_url,
-            token=None if personal else self.token,
-            user=session.user if personal else config.user,
-            password=session.password if personal else config.password,
+            token=session.token if personal else self.token,
+            user=None if personal else config.user,
+            password=None if personal else config.password,
             allow_http=config.allow_http,
             ca_bundle=config.ca_bundle,
         )
@@ -352,6 +352,7 @@ def build_app(config: WebConfig, crm_url: str, token: str | None, journal: Path)
                 retry=_login_retry(),
             ) as crm:
                 await crm.check_access()
+                token = crm.token
         except CrmAuthError:
             web.sessions.login_failed(key)
             log.info("sign-in refused for a user of %s", web.crm_url)
@@ -376,7 +377,7 @@ def build_app(config: WebConfig, crm_url: str, token: str | None, journal: Path)
                 error=f"The CRM could not be reached to sign you in: {exc}",
             )
         web.sessions.drop(session)
-        fresh = web.sessions.new(user=user, password=password)  # a new id after sign-in
+        fresh = web.sessions.new(user=user, token=token)  # a new id after sign-in; the password is not kept
         response = RedirectResponse("/upload", 303)
         _set_cookie(response, fresh, config.tls)
         return response

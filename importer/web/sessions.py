@@ -1,9 +1,10 @@
 """Server-side sessions and protection against cross-site request forgery.
 
 The browser holds only a random session id (HttpOnly, SameSite=Strict cookie). Everything else stays in
-this process's memory: who signed in, the password of a personal sign-in (used by the pipeline to log in to
-the CRM for that person's imports; never written to disk, a page, a cookie, a URL or a log), and the
-session's CSRF token, which every form carries and every POST must echo.
+this process's memory: who signed in, the CRM token their sign-in returned (used by the pipeline for that
+person's imports; the password is used once to sign in and never kept; the token is never written to disk,
+a page, a cookie, a URL or a log), and the session's CSRF token, which every form carries and every POST
+must echo.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Session:
     id: str
     csrf: str
     user: str | None = None  # the signed-in ONLYOFFICE user (personal sign-in)
-    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)  # the CRM token of a personal sign-in
     last_seen: float = field(default_factory=time.monotonic)
 
     def __repr__(self) -> str:  # never shows the id, the token or the password
@@ -52,9 +53,9 @@ class Sessions:
             session.last_seen = now
             return session
 
-    def new(self, user: str | None = None, password: str | None = None) -> Session:
+    def new(self, user: str | None = None, token: str | None = None) -> Session:
         session = Session(
-            id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), user=user, password=password
+            id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), user=user, token=token
         )
         with self._lock:
             self._expire()
@@ -64,7 +65,7 @@ class Sessions:
     def drop(self, session: Session) -> None:
         with self._lock:
             self._sessions.pop(session.id, None)
-        session.password = None
+        session.token = None
 
     def _expire(self) -> None:
         now = time.monotonic()
