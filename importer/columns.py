@@ -487,6 +487,10 @@ INVOICE_LEVEL: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.invoice_leve
 LINE_LEVEL: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.invoice_level)
 BUILT_IN_DEFAULTS: dict[str, str] = {c.name: c.default for c in COLUMNS if c.default is not None}
 
+# The CellError codes of a workbook cell that cannot be read, whatever its column (importer.validate).
+CELL_ERROR = "cell_error"  # the cell shows an error value (#N/A, #DIV/0!, #REF! ...)
+NO_SAVED_RESULT = "no_saved_result"  # a formula the file holds no result of (written by a script)
+
 # The column whose value groups rows into invoices (Invoice.number).
 INVOICE_KEY = "invoice_number"
 

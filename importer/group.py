@@ -35,8 +35,9 @@ def group_rows(rows: ValidatedRows) -> Validation:
     """
     key, columns = rows.key, rows.columns
     present = np.flatnonzero(key.codes >= 0)
+    notes = rows.table.raw.notes
     if not len(present):
-        return Validation(table=rows.table, invoices=(), errors=rows.errors)
+        return Validation(table=rows.table, invoices=(), errors=rows.errors, notes=notes)
     appearance, _ = pd.factorize(key.codes[present], sort=False)
     order = present[np.argsort(appearance, kind="stable")]
     sizes = np.bincount(appearance)
@@ -71,7 +72,7 @@ def group_rows(rows: ValidatedRows) -> Validation:
             )
         )
     all_errors = sorted((*rows.errors, *mismatches), key=error_order) if mismatches else rows.errors
-    return Validation(table=rows.table, invoices=tuple(invoices), errors=tuple(all_errors))
+    return Validation(table=rows.table, invoices=tuple(invoices), errors=tuple(all_errors), notes=notes)
 
 
 def _errors_by_invoice(

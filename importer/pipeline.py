@@ -243,7 +243,12 @@ def finish(result: RunResult, results: Path | None) -> RunResult:
 def validate_command(source: Source, results: Path | None = None) -> RunResult:
     """The ``validate`` command: offline checks, and a workbook if asked for."""
     validation = validate_source(source)
-    result = RunResult(report=build_report(validation), run=new_run_info(validation, None), offline=True)
+    result = RunResult(
+        report=build_report(validation),
+        run=new_run_info(validation, None),
+        offline=True,
+        notes=validation.notes,
+    )
     return finish(result, results)
 
 
@@ -482,7 +487,7 @@ def run_command(
                 plan=online.plan,
                 crm_error=online.crm_error,
                 requests_sent=online.requests_sent,
-                notes=online.notes,
+                notes=(*validation.notes, *online.notes),
             )
             result = finish(result, results)
         return replace(result, interrupted=interruption.happened)

@@ -24,16 +24,18 @@ from pandera.errors import SchemaErrors
 from importer.columns import (
     BUILT_IN_DEFAULTS,
     BY_NAME,
+    CELL_ERROR,
     COLUMNS,
     INVOICE_KEY,
     INVOICE_LEVEL,
+    NO_SAVED_RESULT,
     Column,
     Kind,
     error_order,
 )
 from importer.errors import MappingFileError
 from importer.group import group_rows
-from importer.models import CellError, Coded, FormatOptions, MappedTable, Validation, objects
+from importer.models import CellError, CellFault, Coded, FormatOptions, MappedTable, Validation, objects
 from importer.parse import date_scalar, number_scalar, parse_distinct, shown, unique_parser
 from schemas.invoices import INVOICE_COLUMNS, INVOICE_RULES, INVOICE_SCHEMA
 from schemas.rows import CHECKED_COLUMNS, ROW_CHECKS, message
@@ -73,7 +75,9 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     """
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
-    values, errors = _parse_columns(source, table.coded, fmt)
+    faults = _faults(table)
+    values, errors = _parse_columns(*_without_faults(source, table.coded, faults), fmt)
+    errors += _fault_errors(faults, rows)
     values[INVOICE_KEY] = _continue_blank_numbers(values[INVOICE_KEY], [values[c] for c in _CONTINUED])
     bad_cells = {(e.row, e.column) for e in errors}
     invoices_of = _Groups(values[INVOICE_KEY].codes)
@@ -89,6 +93,54 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     return ValidatedRows(
         table=table, rows=rows.to_numpy(), key=filled[INVOICE_KEY], columns=typed, errors=tuple(errors)
     )
+
+
+def _faults(table: MappedTable) -> dict[str, Mapping[int, CellFault]]:
+    """The unreadable cells (an error value, a formula without a saved result) of the columns read, by
+    canonical column; the other columns may hold anything."""
+    found = table.raw.faults
+    return {name: found[header] for name, header in table.headers.items() if found.get(header)}
+
+
+def _without_faults(
+    source: pd.DataFrame, coded: Mapping[str, Coded], faults: Mapping[str, Mapping[int, CellFault]]
+) -> tuple[pd.DataFrame, Mapping[str, Coded]]:
+    """The cells as parsed: an unreadable cell blank (its own error says why), so that its text (#N/A,
+    =ROUND(I2*1.2,2)) neither parses nor counts towards a column's format."""
+    if not faults:
+        return source, coded
+    source, coded = source.copy(), dict(coded)
+    for name, cells in faults.items():
+        positions = np.fromiter(cells, dtype=np.int64, count=len(cells))
+        column = source[name].to_numpy(dtype=object).copy()
+        column[positions] = None
+        source[name] = column
+        given = coded.get(name)
+        if given is not None:
+            codes = given.codes.copy()
+            codes[positions] = -1
+            coded[name] = Coded(codes, given.values)
+    return source, coded
+
+
+def _fault_errors(faults: Mapping[str, Mapping[int, CellFault]], rows: pd.Series) -> list[CellError]:
+    row_numbers = rows.to_numpy()
+    errors = []
+    for name, cells in faults.items():
+        for position, fault in cells.items():
+            if fault.no_result:
+                text = (
+                    f"the cell {fault.cell} holds the formula {fault.text} with no saved result: open the "
+                    "file in Excel or LibreOffice and save it, or paste values."
+                )
+                code = NO_SAVED_RESULT
+            else:
+                text = (
+                    f"the cell {fault.cell} shows the error {fault.text}; fix the formula or type the value."
+                )
+                code = CELL_ERROR
+            errors.append(CellError(text, int(row_numbers[position]), name, fault.text, code))
+    return errors
 
 
 def _continue_blank_numbers(key: Coded, invoice_cells: list[Coded]) -> Coded:
