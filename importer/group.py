@@ -35,7 +35,7 @@ def group_rows(rows: ValidatedRows) -> Validation:
     """
     key, columns = rows.key, rows.columns
     present = np.flatnonzero(key.codes >= 0)
-    notes = rows.table.raw.notes
+    notes = rows.notes
     if not len(present):
         return Validation(table=rows.table, invoices=(), errors=rows.errors, notes=notes)
     appearance, _ = pd.factorize(key.codes[present], sort=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,15 +29,25 @@ from importer.columns import (
     INVOICE_KEY,
     INVOICE_LEVEL,
     NO_SAVED_RESULT,
+    NOT_IN_TOTALS_ROWS,
     Column,
     Kind,
     error_order,
+    says_total,
 )
-from importer.errors import MappingFileError
+from importer.errors import FormatUndecidedError, MappingFileError
 from importer.group import group_rows
 from importer.models import CellError, CellFault, Coded, FormatOptions, MappedTable, Validation, objects
-from importer.parse import date_scalar, number_scalar, parse_distinct, shown, unique_parser
-from schemas.invoices import INVOICE_COLUMNS, INVOICE_RULES, INVOICE_SCHEMA
+from importer.parse import currency_mark, date_scalar, number_scalar, parse_distinct, shown, unique_parser
+from schemas.invoices import (
+    CURRENCY_COLUMN,
+    CURRENCY_MISMATCH,
+    INVOICE_COLUMNS,
+    INVOICE_RULES,
+    INVOICE_SCHEMA,
+    currency_contradicted,
+    currency_message,
+)
 from schemas.rows import CHECKED_COLUMNS, ROW_CHECKS, message
 
 _CONTINUED = tuple(c for c in INVOICE_LEVEL if c != INVOICE_KEY)
@@ -60,6 +70,7 @@ class ValidatedRows:
     key: Coded
     columns: Mapping[str, Coded]
     errors: tuple[CellError, ...]
+    notes: tuple[str, ...] = ()  # what the user should know that is no error (the header row, totals rows)
 
 
 def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Validation:  # noqa: B008
@@ -73,16 +84,19 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     Raises FormatUndecidedError when a column's decimal mark or date order cannot be decided, and
     MappingFileError when a [defaults] value of the mapping file cannot be read.
     """
+    table, notes = _without_totals_rows(table)
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
     faults = _faults(table)
-    values, errors = _parse_columns(*_without_faults(source, table.coded, faults), fmt)
+    parsed_source, parsed_coded = _without_faults(source, table.coded, faults)
+    values, errors = _parse_columns(parsed_source, parsed_coded, fmt)
     errors += _fault_errors(faults, rows)
     values[INVOICE_KEY] = _continue_blank_numbers(values[INVOICE_KEY], [values[c] for c in _CONTINUED])
     bad_cells = {(e.row, e.column) for e in errors}
     invoices_of = _Groups(values[INVOICE_KEY].codes)
     errors += _consistency_errors(values, invoices_of, rows, source)
     filled = _normalize(_apply_defaults(_fill_continuation(values, invoices_of), table.defaults, fmt))
+    errors += _currency_errors(parsed_source, filled, rows, {(e.row, e.column) for e in errors})
     shown_values = _Shown(source, filled)
     report = _Reported(values, invoices_of)
     errors += _row_schema_errors(filled, rows, report, bad_cells, shown_values)
@@ -91,8 +105,62 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     typed = {name: _typed(coded, BY_NAME[name]) for name, coded in filled.items() if name != INVOICE_KEY}
     errors.sort(key=error_order)
     return ValidatedRows(
-        table=table, rows=rows.to_numpy(), key=filled[INVOICE_KEY], columns=typed, errors=tuple(errors)
+        table=table,
+        rows=rows.to_numpy(),
+        key=filled[INVOICE_KEY],
+        columns=typed,
+        errors=tuple(errors),
+        notes=(*table.raw.notes, *notes),
     )
+
+
+def _without_totals_rows(table: MappedTable) -> tuple[MappedTable, tuple[str, ...]]:
+    """The table without its totals rows (not invoices: see :func:`totals_rows`), and a note naming them."""
+    totals = totals_rows(table)
+    if not totals.any():
+        return table, ()
+    keep = np.flatnonzero(~totals)
+    numbers = table.frame["row"].to_numpy()[totals].tolist()
+    position_of = {int(old): new for new, old in enumerate(keep.tolist())}
+    faults = {
+        header: {position_of[at]: fault for at, fault in cells.items() if at in position_of}
+        for header, cells in table.raw.faults.items()
+    }
+    raw = replace(table.raw, faults=faults)
+    frame = table.frame.iloc[keep].reset_index(drop=True)
+    coded = {name: Coded(column.codes[keep], column.values) for name, column in table.coded.items()}
+    shown_rows = ", ".join(str(number) for number in numbers[:20]) + (" ..." if len(numbers) > 20 else "")
+    where = table.raw.source.name
+    label = "row" if len(numbers) == 1 else "rows"
+    note = f"{where}: {label} {shown_rows}: a totals row, not an invoice; not imported."
+    if len(numbers) > 1:
+        note = f"{where}: {label} {shown_rows}: totals rows, not invoices; not imported."
+    return replace(table, raw=raw, frame=frame, coded=coded), (note,)
+
+
+def totals_rows(table: MappedTable) -> np.ndarray:
+    """Per row, whether it is a totals row: its invoice number or its first cell says Total, Subtotal,
+    Summe, Итого ... (columns.says_total), or, at the end of the table, it has no invoice number, no item
+    and only amounts (a grand total under the last invoice; such a row among the invoices stays an error:
+    it may be a line whose item was forgotten)."""
+    frame = table.frame
+    count = len(frame)
+    labelled = np.fromiter(map(says_total, frame[INVOICE_KEY].tolist()), dtype=bool, count=count)
+    if len(table.raw.frame.columns):
+        first = table.raw.frame.iloc[:, 0].tolist()
+        labelled |= np.fromiter(map(says_total, first), dtype=bool, count=count)
+    filled = {name: frame[name].notna().to_numpy() for name in BY_NAME}
+    amounts = np.zeros(count, dtype=bool)
+    other = np.zeros(count, dtype=bool)
+    for name, cells in filled.items():
+        if BY_NAME[name].kind is Kind.NUMBER and name not in NOT_IN_TOTALS_ROWS:
+            amounts |= cells
+        else:
+            other |= cells
+    only_amounts = amounts & ~other
+    trailing = np.logical_and.accumulate((only_amounts | labelled)[::-1])[::-1]
+    below_an_invoice = np.logical_or.accumulate(filled[INVOICE_KEY])
+    return labelled | (only_amounts & trailing & below_an_invoice)
 
 
 def _faults(table: MappedTable) -> dict[str, Mapping[int, CellFault]]:
@@ -140,6 +208,36 @@ def _fault_errors(faults: Mapping[str, Mapping[int, CellFault]], rows: pd.Series
                 )
                 code = CELL_ERROR
             errors.append(CellError(text, int(row_numbers[position]), name, fault.text, code))
+    return errors
+
+
+def _currency_errors(
+    source: pd.DataFrame,
+    filled: Mapping[str, Coded],
+    rows: pd.Series,
+    bad_cells: set[tuple[int | None, str | None]],
+) -> list[CellError]:
+    """Amounts written with a currency sign or code that is not their invoice's currency (the rule:
+    schemas.invoices.currency_contradicted)."""
+    currency = filled[CURRENCY_COLUMN]
+    currencies = currency.values[currency.codes]  # code -1: the blank value, None
+    row_numbers = rows.to_numpy()
+    errors = []
+    for column in COLUMNS:
+        if not column.money:
+            continue
+        codes, uniques = pd.factorize(source[column.name].to_numpy(dtype=object), use_na_sentinel=True)
+        marks = [currency_mark(value) for value in uniques.tolist()]
+        if not any(marks):
+            continue
+        per_row = objects([*marks, None])[codes]
+        for position in np.flatnonzero(currency_contradicted(per_row, currencies)).tolist():
+            row = int(row_numbers[position])
+            if (row, column.name) in bad_cells:
+                continue
+            message = currency_message(str(per_row[position]), str(currencies[position]))
+            value = shown(source[column.name].iat[position])
+            errors.append(CellError(message, row, column.name, value, CURRENCY_MISMATCH))
     return errors
 
 
@@ -198,15 +296,22 @@ def _parse_columns(
     rows = source["row"]
     parsed: dict[str, Coded] = {}
     errors: list[CellError] = []
+    undecided: list[str] = []  # every column whose format cannot be decided, told at once
     for column in COLUMNS:
         given = coded.get(column.name)
         if given is not None and _loaded_text(given, column.kind) and column.normalize is None:
             parsed[column.name] = given  # already what parsing and _canonical would make of it
             continue
-        parser = unique_parser(column.kind, column.name, fmt, percent=column.percent)
-        codes, distinct, found = parse_distinct(source[column.name], rows, parser, given)
+        parser = unique_parser(column.kind, column.name, fmt, percent=column.percent, money=column.money)
+        try:
+            codes, distinct, found = parse_distinct(source[column.name], rows, parser, given)
+        except FormatUndecidedError as exc:
+            undecided.append(str(exc))
+            continue
         parsed[column.name] = _canonical(codes, _normalized(column, distinct))
         errors += found
+    if undecided:
+        raise FormatUndecidedError("; ".join(undecided) + ".")
     return parsed, errors
 
 
