@@ -12,7 +12,7 @@ datetime64, IDs as int/None. Everything is column-wise: each distinct value is p
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -96,7 +96,7 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     invoices_of = _Groups(values[INVOICE_KEY].codes)
     errors += _consistency_errors(values, invoices_of, rows, source)
     filled = _normalize(_apply_defaults(_fill_continuation(values, invoices_of), table.defaults, fmt))
-    errors += _currency_errors(parsed_source, filled, rows, {(e.row, e.column) for e in errors})
+    errors += _currency_errors(parsed_source, parsed_coded, filled, rows, {(e.row, e.column) for e in errors})
     shown_values = _Shown(source, filled)
     report = _Reported(values, invoices_of)
     errors += _row_schema_errors(filled, rows, report, bad_cells, shown_values)
@@ -138,6 +138,20 @@ def _without_totals_rows(table: MappedTable) -> tuple[MappedTable, tuple[str, ..
     return replace(table, raw=raw, frame=frame, coded=coded), (note,)
 
 
+def _codes_of(cells: pd.Series, coded: Coded | None) -> tuple[np.ndarray, list[Any]]:
+    """A column as codes into its distinct values (-1: blank), the loader's coding when there is one."""
+    if coded is not None:
+        return coded.codes, coded.values[:-1].tolist()
+    codes, uniques = pd.factorize(cells.to_numpy(dtype=object), use_na_sentinel=True)
+    return codes, uniques.tolist()
+
+
+def _per_value(test: Callable[[Any], bool], codes: np.ndarray, values: list[Any]) -> np.ndarray:
+    """Per row, ``test`` of its value, run once per distinct value (False for a blank cell)."""
+    outcome = np.fromiter(map(test, values), dtype=bool, count=len(values))
+    return np.append(outcome, False)[codes]
+
+
 def totals_rows(table: MappedTable) -> np.ndarray:
     """Per row, whether it is a totals row: its invoice number or its first cell says Total, Subtotal,
     Summe, Итого ... (columns.says_total), or, at the end of the table, it has no invoice number, no item
@@ -145,11 +159,15 @@ def totals_rows(table: MappedTable) -> np.ndarray:
     it may be a line whose item was forgotten)."""
     frame = table.frame
     count = len(frame)
-    labelled = np.fromiter(map(says_total, frame[INVOICE_KEY].tolist()), dtype=bool, count=count)
+    number = _codes_of(frame[INVOICE_KEY], table.coded.get(INVOICE_KEY))
+    labelled = _per_value(says_total, *number)
     if len(table.raw.frame.columns):
-        first = table.raw.frame.iloc[:, 0].tolist()
-        labelled |= np.fromiter(map(says_total, first), dtype=bool, count=count)
-    filled = {name: frame[name].notna().to_numpy() for name in BY_NAME}
+        first = table.raw.frame.columns[0]
+        labelled |= _per_value(says_total, *_codes_of(table.raw.frame[first], table.raw.coded.get(first)))
+    filled = {
+        name: (table.coded[name].codes >= 0) if name in table.coded else frame[name].notna().to_numpy()
+        for name in BY_NAME
+    }
     amounts = np.zeros(count, dtype=bool)
     other = np.zeros(count, dtype=bool)
     for name, cells in filled.items():
@@ -213,6 +231,7 @@ def _fault_errors(faults: Mapping[str, Mapping[int, CellFault]], rows: pd.Series
 
 def _currency_errors(
     source: pd.DataFrame,
+    coded: Mapping[str, Coded],
     filled: Mapping[str, Coded],
     rows: pd.Series,
     bad_cells: set[tuple[int | None, str | None]],
@@ -226,8 +245,8 @@ def _currency_errors(
     for column in COLUMNS:
         if not column.money:
             continue
-        codes, uniques = pd.factorize(source[column.name].to_numpy(dtype=object), use_na_sentinel=True)
-        marks = [currency_mark(value) for value in uniques.tolist()]
+        codes, uniques = _codes_of(source[column.name], coded.get(column.name))
+        marks = [currency_mark(value) for value in uniques]
         if not any(marks):
             continue
         per_row = objects([*marks, None])[codes]
