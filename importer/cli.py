@@ -62,7 +62,7 @@ def _print_report(report: RunResult, as_json: bool) -> None:
     _print_errors(report)
     if report.plan is not None and report.run.dry_run:
         click.echo(report.plan.render(), err=True)
-    for note in report.notes:
+    for note in (*report.report.notes, *report.notes):
         click.echo(note, err=True)
     counts = report.counts
     if report.offline:

@@ -258,12 +258,7 @@ def finish(result: RunResult, results: Path | None) -> RunResult:
 def validate_command(source: Source, results: Path | None = None) -> RunResult:
     """The ``validate`` command: offline checks, and a workbook if asked for."""
     validation = validate_source(source)
-    result = RunResult(
-        report=build_report(validation),
-        run=new_run_info(validation, None),
-        offline=True,
-        notes=validation.notes,
-    )
+    result = RunResult(report=build_report(validation), run=new_run_info(validation, None), offline=True)
     return finish(result, results)
 
 
@@ -502,7 +497,7 @@ def run_command(
                 plan=online.plan,
                 crm_error=online.crm_error,
                 requests_sent=online.requests_sent,
-                notes=(*validation.notes, *online.notes),
+                notes=online.notes,
             )
             result = finish(result, results)
         return replace(result, interrupted=interruption.happened)
