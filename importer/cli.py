@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import traceback
@@ -17,7 +18,7 @@ from importer.errors import EXIT_INTERRUPTED, ImporterError, UsageError, exit_co
 
 if TYPE_CHECKING:  # the pipeline (pandas, pandera, openpyxl) is imported by the commands that use it,
     # so that --help and the sandbox start at once
-    from importer.models import Outcome
+    from importer.models import FormatOptions, Outcome
     from importer.pipeline import Plan, RunResult
 
 MAX_ERRORS_SHOWN = 20
@@ -176,11 +177,57 @@ def main() -> None:
 
 
 def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option(
-        "--mapping", type=click.Path(path_type=Path), help="TOML file: column names, defaults, formats."
-    )(func)
-    func = click.option("--sheet", help="Sheet of a workbook to read (default: the first visible one).")(func)
-    return click.argument("file", type=click.Path(path_type=Path))(func)
+    """FILE, --sheet, --mapping and the format options; the command gets the formats as one ``fmt``."""
+
+    @functools.wraps(func)
+    def with_format(
+        *args: Any,
+        header_row: int | None,
+        decimal: str | None,
+        date_format: str | None,
+        day_first: bool | None,
+        **kwargs: Any,
+    ) -> Any:
+        from importer.models import FormatOptions
+
+        fmt = FormatOptions(decimal=decimal, date=date_format, day_first=day_first, header_row=header_row)
+        return func(*args, fmt=fmt, **kwargs)
+
+    options = (
+        click.option(
+            "--day-first/--month-first",
+            "day_first",
+            default=None,
+            help="Dates like 03/04/2026 are day/month (or month/day) first.",
+        ),
+        click.option(
+            "--date-format", callback=_date_format, help="Dates as written, in strptime codes, e.g. %d.%m.%Y."
+        ),
+        click.option("--decimal", type=click.Choice([".", ","]), help="The decimal mark of the numbers."),
+        click.option(
+            "--header-row",
+            type=click.IntRange(1),
+            help="The row holding the column names (default: found among the first rows).",
+        ),
+        click.option(
+            "--mapping", type=click.Path(path_type=Path), help="TOML file: column names, defaults, formats."
+        ),
+        click.option("--sheet", help="Sheet of a workbook to read (default: the first visible one)."),
+        click.argument("file", type=click.Path(path_type=Path)),
+    )
+    wrapped: Callable[..., Any] = with_format
+    for option in options:
+        wrapped = option(wrapped)
+    return wrapped
+
+
+def _date_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from importer.mapping import check_date_format
+
+    try:
+        return check_date_format("--date-format", value)
+    except ImporterError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--date-format ")) from exc
 
 
 @main.command()
@@ -238,6 +285,7 @@ def run(
     file: Path,
     sheet: str | None,
     mapping: Path | None,
+    fmt: FormatOptions,
     url: str | None,
     token: str | None,
     user: str | None,
@@ -269,7 +317,7 @@ def run(
     from importer.pipeline import Connection, RunOptions, Source, run_command
 
     options = RunOptions(
-        source=Source(file, sheet, mapping),
+        source=Source(file, sheet, mapping, fmt),
         connection=Connection(
             url=url,
             token=token,
@@ -317,7 +365,13 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def validate(
-    file: Path, sheet: str | None, mapping: Path | None, results: str | None, as_json: bool, debug: bool
+    file: Path,
+    sheet: str | None,
+    mapping: Path | None,
+    fmt: FormatOptions,
+    results: str | None,
+    as_json: bool,
+    debug: bool,
 ) -> None:
     """Check FILE offline (no network): columns, formats, values, consistency of each invoice.
 
@@ -332,7 +386,7 @@ def validate(
         from importer.pipeline import Source, validate_command
 
         report = validate_command(
-            Source(file, sheet, mapping), Path(results) if results else None, workbook=results == ""
+            Source(file, sheet, mapping, fmt), Path(results) if results else None, workbook=results == ""
         )
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)

@@ -108,6 +108,7 @@ class Column:
     payload: Payload | None = None
     crm_doc: str = ""  # what the Columns sheet says of a column that is not sent
     percent: bool = False  # a number that may end in %
+    money: bool = False  # an amount that may carry a currency sign or code ($19.99, 1.234,50 €, EUR 100.00)
 
     @property
     def invoice_level(self) -> bool:
@@ -427,6 +428,7 @@ COLUMNS: tuple[Column, ...] = (
             "price",
             "The price cannot be negative: enter 0 or more, or leave it blank for the catalogue price.",
         ),
+        money=True,
         doc="Unit price, 0 or more, at most 2 decimals. Blank: the item's catalogue price.",
         example="7.70",
         template=(Decimal("7.70"), Decimal("120.00")),
@@ -473,6 +475,7 @@ COLUMNS: tuple[Column, ...] = (
         Level.INVOICE,
         aliases=("total", "expected total"),
         checks=amount_checks("invoice total", "The expected total cannot be negative."),
+        money=True,
         doc="Optional: the total you expect. Not sent; compared to the cent with the total the CRM computes.",
         template=(Decimal("981.00"),),  # 100 x 7.70 less 25% = 577.50 +20% VAT; 2 x 120.00 +20% VAT
         cell_format=AMOUNT_FORMAT,
@@ -487,8 +490,37 @@ INVOICE_LEVEL: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.invoice_leve
 LINE_LEVEL: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.invoice_level)
 BUILT_IN_DEFAULTS: dict[str, str] = {c.name: c.default for c in COLUMNS if c.default is not None}
 
+# The CellError codes of a workbook cell that cannot be read, whatever its column (importer.validate).
+CELL_ERROR = "cell_error"  # the cell shows an error value (#N/A, #DIV/0!, #REF! ...)
+NO_SAVED_RESULT = "no_saved_result"  # a formula the file holds no result of (written by a script)
+
+# A totals row of a finance sheet (not an invoice): its invoice number or first cell says so, in words
+# without digits (an invoice number "TOTAL-2026-01" is a number).
+TOTALS_WORDS = re.compile(
+    r"(?:grand\s*|sub\s*-?\s*)?totals?|sum|summe|zwischensumme|gesamt\w*|total\s+g[ée]n[ée]ral|totale"
+    r"|totaal|totalt|suma|razem|celkem|yhteens[äa]|итого|всего|合計|总计|合计",
+    re.IGNORECASE,
+)
+
+
+def says_total(value: object) -> bool:
+    """Whether a cell reads as the label of a totals row: ``Total``, ``Sub-total:``, ``Summe EUR``,
+    ``Итого`` ... (the word first, no digit anywhere)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if not text or any(char.isdigit() for char in text):
+        return False
+    return (
+        TOTALS_WORDS.match(text) is not None
+        and re.fullmatch(rf"(?:{TOTALS_WORDS.pattern})(?:\b[\s\w.:()/-]*)?", text, re.IGNORECASE) is not None
+    )
+
+
 # The column whose value groups rows into invoices (Invoice.number).
 INVOICE_KEY = "invoice_number"
+# The columns a totals row leaves blank (it has only amounts besides): the number and the item.
+NOT_IN_TOTALS_ROWS: tuple[str, ...] = (INVOICE_KEY, "item")
 
 
 @dataclass(frozen=True)

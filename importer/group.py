@@ -18,6 +18,7 @@ import pandas as pd
 
 from importer.columns import INVOICE_KEY, INVOICE_LEVEL, LINE_LEVEL, TOTAL, error_order
 from importer.models import CellError, Coded, Invoice, Line, Validation, objects
+from importer.totals import PricedLine, mismatch_message
 
 if TYPE_CHECKING:
     from importer.validate import ValidatedRows
@@ -35,8 +36,9 @@ def group_rows(rows: ValidatedRows) -> Validation:
     """
     key, columns = rows.key, rows.columns
     present = np.flatnonzero(key.codes >= 0)
+    notes = rows.notes
     if not len(present):
-        return Validation(table=rows.table, invoices=(), errors=rows.errors)
+        return Validation(table=rows.table, invoices=(), errors=rows.errors, notes=notes)
     appearance, _ = pd.factorize(key.codes[present], sort=False)
     order = present[np.argsort(appearance, kind="stable")]
     sizes = np.bincount(appearance)
@@ -56,7 +58,8 @@ def group_rows(rows: ValidatedRows) -> Validation:
     ):
         invoice_values = {INVOICE_KEY: number, **dict(zip(_INVOICE_VALUES, values, strict=True))}
         known = total if not errors else None
-        mismatch = _mismatch(known, invoice_values.get(TOTAL.expected), row_list[start])
+        block = LineBlock(lines, start, end)
+        mismatch = _mismatch(known, invoice_values.get(TOTAL.expected), row_list[start], block)
         if mismatch is not None:
             mismatches.append(mismatch)
             errors = (*errors, mismatch)
@@ -64,14 +67,14 @@ def group_rows(rows: ValidatedRows) -> Validation:
             Invoice(
                 number=number,
                 rows=tuple(row_list[start:end]),
-                lines=LineBlock(lines, start, end),
+                lines=block,
                 values=invoice_values,
                 errors=errors,
                 total=known,
             )
         )
     all_errors = sorted((*rows.errors, *mismatches), key=error_order) if mismatches else rows.errors
-    return Validation(table=rows.table, invoices=tuple(invoices), errors=tuple(all_errors))
+    return Validation(table=rows.table, invoices=tuple(invoices), errors=tuple(all_errors), notes=notes)
 
 
 def _errors_by_invoice(
@@ -88,13 +91,16 @@ def _errors_by_invoice(
     return [tuple(invoice_errors) for invoice_errors in found]
 
 
-def _mismatch(total: Decimal | None, expected: Decimal | None, row: int) -> CellError | None:
-    """The ``total_mismatch`` error when the expected total differs from the total known offline."""
+def _mismatch(
+    total: Decimal | None, expected: Decimal | None, row: int, lines: Sequence[Line]
+) -> CellError | None:
+    """The ``total_mismatch`` error when the expected total differs from the total known offline (every
+    price known, no tax: see _offline_totals)."""
     if total is None or expected is None or expected == total:
         return None
+    priced = [PricedLine(line.row, line.price or Decimal(0), line.quantity, line.discount) for line in lines]
     return CellError(
-        f"The expected total {expected:,.2f} differs from the total the CRM will compute, "
-        f"{total:,.2f}: check the quantities, prices and discounts, or the expected total.",
+        mismatch_message(expected, total, priced),
         row=row,
         column=TOTAL.expected,
         value=str(expected),

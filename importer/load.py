@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import csv
 import hashlib
+import html
 import io
 import operator
 import os
@@ -29,9 +30,9 @@ import numpy as np
 import pandas as pd
 import python_calamine
 
-from importer.columns import normalize_header
+from importer.columns import alias_index, normalize_header
 from importer.errors import InputFileError
-from importer.models import Coded, FormatOptions, RawTable, objects
+from importer.models import CellFault, Coded, FormatOptions, RawTable, objects
 from importer.results_layout import RESULT_COLUMNS, RESULTS_SHEETS, ROWS_SHEET
 
 CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
@@ -73,23 +74,35 @@ def load_table(path: Path, *, sheet: str | None = None, fmt: FormatOptions = DEF
     # two columns are coded at once.
     with ThreadPoolExecutor(max_workers=2) as pool:
         digest = pool.submit(sha256_file, path)
-        frame, coded, row_numbers, table_sheet = _read_table(path, sheet, fmt, pool)
+        table = _read_table(path, sheet, fmt, pool)
         return RawTable(
-            frame=frame,
-            row_numbers=row_numbers,
+            frame=table.frame,
+            row_numbers=table.row_numbers,
             source=path,
-            sheet=table_sheet,
+            sheet=table.sheet,
             sha256=digest.result(),
-            coded=coded,
+            coded=table.coded,
+            faults=table.faults,
+            header_row=table.header_row,
+            notes=table.notes,
         )
 
 
-def _read_table(
-    path: Path, sheet: str | None, fmt: FormatOptions, pool: ThreadPoolExecutor
-) -> tuple[pd.DataFrame, dict[str, Coded], list[int], str | None]:
+class _Table(NamedTuple):
+    frame: pd.DataFrame
+    coded: dict[str, Coded]
+    row_numbers: list[int]
+    sheet: str | None
+    faults: dict[str, dict[int, CellFault]]
+    header_row: int
+    notes: tuple[str, ...]
+
+
+def _read_table(path: Path, sheet: str | None, fmt: FormatOptions, pool: ThreadPoolExecutor) -> _Table:
     ext = path.suffix.lower()
     head = _read_head(path)
     elsewhere = ""  # where else the data may be, for an empty table
+    faults: dict[tuple[int, int], CellFault] = {}  # by (row number, column position)
     if ext in CSV_EXTENSIONS:
         _refuse_binary_as_text(path, head)
         cells, numbers = _read_csv(path, fmt)
@@ -97,7 +110,7 @@ def _read_table(
         columns: dict[Any, _Column] = dict(zip(cells.columns, pool.map(_text_column, texts), strict=True))
         table_sheet = None
     elif ext in WORKBOOK_EXTENSIONS:
-        cells, numbers, table_sheet, others = _read_workbook(path, head, sheet)
+        cells, numbers, table_sheet, others, faults = _read_workbook(path, head, sheet)
         columns = {position: _cell_column(cells[position].tolist()) for position in cells}
         if sheet is None and others:
             elsewhere = f", or name the sheet with the invoices with --sheet (the others: {_names(others)})"
@@ -106,8 +119,7 @@ def _read_table(
             f"{path.name}: files of type '{ext or '(no extension)'}' are not supported; "
             f"save it as one of {SUPPORTED} and run again."
         )
-    frame, coded, row_numbers = _build_table(path, columns, numbers, table_sheet, elsewhere)
-    return frame, coded, row_numbers, table_sheet
+    return _build_table(path, columns, numbers, table_sheet, elsewhere, faults, fmt.header_row)
 
 
 # ------------------------------------------------------------------------------------- file checks
@@ -419,12 +431,14 @@ def _show(delimiter: str) -> str:
 
 def _read_workbook(
     path: Path, head: bytes, sheet: str | None
-) -> tuple[pd.DataFrame, np.ndarray, str, list[str]]:
-    """The cells of the sheet chosen, their row numbers, its name and the names of the other visible
-    worksheets."""
+) -> tuple[pd.DataFrame, np.ndarray, str, list[str], dict[tuple[int, int], CellFault]]:
+    """The cells of the sheet chosen, their row numbers, its name, the names of the other visible
+    worksheets, and the cells that cannot be read (by row number and column position; the cells hold
+    their text)."""
     kind = _sniff(head)
+    found: dict[str, dict[tuple[int, int], CellFault]] = {}  # by sheet part (xlsx) or table name (ods)
     if kind == "zip":
-        _check_zip(path)
+        found = _check_zip(path)
     elif kind == "ole2":
         _check_ole2(path)
     elif kind == "text":
@@ -454,6 +468,13 @@ def _read_workbook(
             f"{path.name}: cannot be read as a workbook ({_first_line(exc)}); the file may be damaged or "
             "incomplete: open it in Excel, save it again as .xlsx and run again."
         ) from exc
+    if kind == "ole2":
+        faults = _xls_faults(path, name)
+    elif found:
+        faults = found.get(name, {}) if "content.xml" in found else _xlsx_faults(path, name, found)
+    else:
+        faults = {}
+    rows, start = _with_faults(rows, start, faults)
     if not rows:
         raise InputFileError(
             f"{path.name}: sheet '{name}' is empty; put the invoice rows on it or choose another sheet "
@@ -462,7 +483,144 @@ def _read_workbook(
     width = max(len(row) for row in rows)
     row0, col0 = start
     cells = pd.DataFrame(rows, dtype=object, columns=list(range(col0, col0 + width)))
-    return cells, np.arange(row0 + 1, row0 + 1 + len(rows)), name, others
+    by_number = {(row + 1, column): fault for (row, column), fault in faults.items()}
+    return cells, np.arange(row0 + 1, row0 + 1 + len(rows)), name, others, by_number
+
+
+# ----------------------------------------------------------------------------------- unreadable cells
+# calamine reads a cell showing an error (#N/A ...) and a formula without a saved result as an empty
+# cell. They are found where the file says what they are, in the same pass that checks the file: the
+# sheet XML of an .xlsx (<c t="e">, <f> without <v>), the content.xml of an .ods (calcext:value-type
+# "error", table:formula without office:value-type), and xlrd's cell types for an .xls.
+
+_XLSX_HINTS = (b't="e"', b"<f", b":f>", b":f ")
+_XLSX_CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?<!/)>(.*?)</(?:\w+:)?c>", re.DOTALL)
+_XLSX_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+_XLSX_TYPE = re.compile(rb'\bt="(\w+)"')
+_XLSX_VALUE = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.DOTALL)
+_XLSX_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.DOTALL)
+MAX_FAULTS = 100_000  # beyond that many unreadable cells, the rest are not recorded one by one
+_XLS_ERROR = 5  # xlrd.XL_CELL_ERROR
+
+
+class _XlsxFaults:
+    """The cells of one worksheet part showing an error or holding a formula without a saved result, fed
+    in chunks: by (row, column), 0-based."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self.found: dict[tuple[int, int], CellFault] = {}
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.pending + chunk
+        last = data.rfind(b"c>")  # the end of the last whole cell (</c>)
+        end = last + 2 if last >= 0 else 0
+        self.pending = data[end:][-_CHUNK:]
+        block = data[:end]
+        if end and any(hint in block for hint in _XLSX_HINTS):
+            self._scan(block)
+
+    def _scan(self, block: bytes) -> None:
+        for attributes, body in _XLSX_CELL.findall(block):
+            kind = _XLSX_TYPE.search(attributes)
+            error = kind is not None and kind.group(1) == b"e"
+            if not error and b"f" not in body:
+                continue
+            value = _XLSX_VALUE.search(body)
+            ref = _XLSX_REF.search(attributes)
+            if ref is None or len(self.found) >= MAX_FAULTS:
+                continue
+            cell = ref.group(1).decode("ascii") + ref.group(2).decode("ascii")
+            where = (int(ref.group(2)) - 1, _column_number(ref.group(1).decode("ascii")) - 1)
+            if error:
+                text = _xml_text(value.group(1)) if value is not None else "#VALUE!"
+                self.found[where] = CellFault(cell, text or "#VALUE!")
+                continue
+            formula = _XLSX_FORMULA.search(body)
+            if formula is None:
+                continue
+            # an empty <v/> is a saved result only for a formula of text (t="str") that gave ""
+            text_result = kind is not None and kind.group(1) == b"str"
+            if value is None or (value.group(1) == b"" and not text_result):
+                shown = _xml_text(formula.group(1) or b"")
+                self.found[where] = CellFault(cell, f"={shown}" if shown else "a shared formula", True)
+
+
+def _xml_text(raw: bytes) -> str:
+    return html.unescape(raw.decode("utf-8", "replace")).strip()
+
+
+def _xlsx_faults(
+    path: Path, sheet: str, found: dict[str, dict[tuple[int, int], CellFault]]
+) -> dict[tuple[int, int], CellFault]:
+    """The unreadable cells of the worksheet named ``sheet``: its part found through the workbook's
+    relationships (read only when some part has such cells)."""
+    import defusedxml.ElementTree as safe_xml  # only when a part has such cells
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    relationship = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    with zipfile.ZipFile(path) as archive:
+        book = safe_xml.fromstring(archive.read("xl/workbook.xml"))
+        rels = safe_xml.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {rel.get("Id"): rel.get("Target", "") for rel in rels}
+    for element in book.iter(f"{main}sheet"):
+        if element.get("name") == sheet:
+            target = targets.get(element.get(relationship), "")
+            part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            return found.get(part, {})
+    return {}
+
+
+def _xls_faults(path: Path, sheet: str) -> dict[tuple[int, int], CellFault]:
+    """The cells of an .xls worksheet showing an error value, from xlrd's cell types (an .xls always
+    holds the results of its formulas)."""
+    import xlrd  # only for .xls
+    from openpyxl.utils import get_column_letter as column_letter
+
+    try:
+        with open(os.devnull, "w") as quiet:
+            book = xlrd.open_workbook(str(path), on_demand=True, logfile=quiet)
+            try:
+                table = book.sheet_by_name(sheet)
+                found: dict[tuple[int, int], CellFault] = {}
+                for row in range(table.nrows):
+                    types = table.row_types(row)
+                    if _XLS_ERROR not in types:
+                        continue
+                    for column, kind in enumerate(types):
+                        if kind == _XLS_ERROR and len(found) < MAX_FAULTS:
+                            text = xlrd.error_text_from_code.get(table.cell_value(row, column), "#VALUE!")
+                            found[row, column] = CellFault(f"{column_letter(column + 1)}{row + 1}", text)
+                return found
+            finally:
+                book.release_resources()
+    except Exception as exc:  # xlrd's own errors derive from Exception
+        raise InputFileError(
+            f"{path.name}: the cells of this .xls workbook cannot be checked for error values "
+            f"({_first_line(exc)}); open it in Excel or LibreOffice, save it as .xlsx and run again."
+        ) from exc
+
+
+def _with_faults(
+    rows: list[list[Any]], start: tuple[int, int], faults: dict[tuple[int, int], CellFault]
+) -> tuple[list[list[Any]], tuple[int, int]]:
+    """The rows with each unreadable cell holding its text (#N/A, =I2*J2), the range grown to take them
+    (calamine leaves a formula without a result out of the range)."""
+    if not faults:
+        return rows, start
+    row0, col0 = start if rows else (min(r for r, _ in faults), min(c for _, c in faults))
+    top = min(row0, *(r for r, _ in faults))
+    left = min(col0, *(c for _, c in faults))
+    grown = [[] for _ in range(row0 - top)] + [list(row) for row in rows]
+    if left < col0:
+        grown = [[None] * (col0 - left) + row for row in grown]
+    for (row, column), fault in faults.items():
+        at, offset = row - top, column - left
+        grown.extend([] for _ in range(at + 1 - len(grown)))
+        cells = grown[at]
+        cells.extend([None] * (offset + 1 - len(cells)))
+        cells[offset] = fault.text
+    return grown, (top, left)
 
 
 @contextlib.contextmanager
@@ -579,15 +737,19 @@ _CELL_REF = re.compile(rb'<(?:\w+:)?(?:row|c)\b[^>]*?\sr="([A-Z]{0,3})([0-9]{1,7
 _HOSTILE_XML = (b"<!DOCTYPE", b"<!ENTITY")
 
 
-def _check_zip(path: Path) -> None:
+def _check_zip(path: Path) -> dict[str, dict[tuple[int, int], CellFault]]:
+    """Refuse a hostile or damaged zip; the unreadable cells found on the way (see _XlsxFaults), by
+    worksheet part of an .xlsx, or by table name of an .ods (with a "content.xml" key then)."""
+    found: dict[str, dict[tuple[int, int], CellFault]] = {}
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
             _check_zip_directory(path, members)
             _check_zip_kind(path, {member.filename for member in members}, archive)
             for member in members:
-                if not _scan_member(path, archive, member, precise=False):
-                    _scan_member(path, archive, member, precise=True)
+                if not _scan_member(path, archive, member, found, precise=False):
+                    _scan_member(path, archive, member, found, precise=True)
+        return found
     except InputFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
@@ -645,7 +807,14 @@ def _check_zip_kind(path: Path, names: set[str], archive: zipfile.ZipFile) -> No
     )
 
 
-def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, *, precise: bool) -> bool:
+def _scan_member(
+    path: Path,
+    archive: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    found: dict[str, dict[tuple[int, int], CellFault]],
+    *,
+    precise: bool,
+) -> bool:
     """Stream one part: refuse DTDs/entities in XML, a size beyond the declared one, a sparse-cell bomb.
 
     Not ``precise``, a sheet's cell references are only probed (see _within_extent); False when a probe
@@ -660,6 +829,7 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
     size, tail = 0, b""
     max_row, max_col = 0, 0
     ods = _OdsExtent(path) if name == "content.xml" else None
+    faults = _XlsxFaults() if is_sheet else None
     with archive.open(member) as stream:
         first = True
         for chunk in iter(lambda: stream.read(_CHUNK), b""):
@@ -681,6 +851,8 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
                 )
             if ods is not None:
                 ods.feed(chunk)
+            if faults is not None:
+                faults.feed(chunk)
             if is_sheet and precise:
                 max_row, max_col = _extent(window, max_row, max_col)
             elif is_sheet and not _within_extent(window):
@@ -688,6 +860,11 @@ def _scan_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo, 
             tail = window[-256:]
     if is_sheet:
         _refuse_beyond_cell_limit(path, f"sheet part '{name}'", max_row, max_col)
+    if faults is not None and faults.found:
+        found[name] = faults.found
+    if ods is not None and ods.faults:
+        found.update(ods.faults)
+        found["content.xml"] = {}
     return True
 
 
@@ -704,6 +881,10 @@ def _refuse_beyond_cell_limit(path: Path, sheet: str, row: int, column: int) -> 
 _ODS_TAG = re.compile(rb"<(/?)table:(table-row|table-cell|covered-table-cell|table)\b([^>]*)>")
 _ODS_ROWS = re.compile(rb'table:number-rows-repeated="([0-9]+)"')
 _ODS_COLUMNS = re.compile(rb'table:number-columns-repeated="([0-9]+)"')
+_ODS_NAME = re.compile(rb'table:name="([^"]*)"')
+_ODS_FORMULA = re.compile(rb'table:formula="([^"]*)"')
+_ODS_TEXT = re.compile(rb"<text:p[^>]*>([^<]*)</text:p>")
+_ODS_REF = re.compile(r"\[\$?[^.\]]*\.\$?([A-Z]+)\$?([0-9]+)\]")
 
 
 class _OdsExtent:
@@ -716,18 +897,52 @@ class _OdsExtent:
         self.pending = b""
         self.row, self.rows_repeated, self.row_valued = 0, 1, False
         self.column, self.last_row, self.last_column = 0, 0, 0
+        self.table = ""
+        self.faults: dict[str, dict[tuple[int, int], CellFault]] = {}  # by table name, see _XlsxFaults
 
     def feed(self, chunk: bytes) -> None:
         data = self.pending + chunk
         end = data.rfind(b">") + 1
         self.pending = data[end:][-_CHUNK:]  # an unfinished tag (a longer one is no tag of ours)
-        for closing, tag, attributes in _ODS_TAG.findall(data, 0, end):
+        if b"table:formula=" not in data:
+            for closing, tag, attributes in _ODS_TAG.findall(data, 0, end):
+                self._tag(bool(closing), tag, attributes)
+            return
+        for match in _ODS_TAG.finditer(data, 0, end):
+            closing, tag, attributes = match.groups()
+            if tag == b"table-cell" and b"table:formula=" in attributes and not closing:
+                self._formula_cell(attributes, data[match.end() : match.end() + 4096])
             self._tag(bool(closing), tag, attributes)
+
+    def _formula_cell(self, attributes: bytes, after: bytes) -> None:
+        """A cell with a formula: recorded when it shows an error or has no saved value."""
+        error = b'calcext:value-type="error"' in attributes
+        if not error and b"office:value-type=" in attributes:
+            return
+        table = self.faults.setdefault(self.table, {})
+        if len(table) >= MAX_FAULTS:
+            return
+        from openpyxl.utils import get_column_letter as column_letter
+
+        cell = f"{column_letter(self.column + 1)}{self.row + 1}"
+        if error:
+            shown = _ODS_TEXT.search(after.split(b"</table:table-cell>", 1)[0])
+            text = _xml_text(shown.group(1)) if shown else ""
+            table[self.row, self.column] = CellFault(cell, text or "#VALUE!")
+            return
+        formula = _ODS_FORMULA.search(attributes)
+        text = _xml_text(formula.group(1)) if formula else ""
+        text = _ODS_REF.sub(r"\1\2", text.removeprefix("of:")).replace(";", ",")
+        table[self.row, self.column] = CellFault(cell, text if text.startswith("=") else f"={text}", True)
 
     def _tag(self, closing: bool, tag: bytes, attributes: bytes) -> None:
         if tag == b"table":
+            if attributes.startswith(b"-"):  # <table:table-column ...>, <table:table-header-rows> ...
+                return
             if not closing:
                 self.row, self.last_row, self.last_column = 0, 0, 0
+                name = _ODS_NAME.search(attributes)
+                self.table = _xml_text(name.group(1)) if name else ""
             return
         if tag == b"table-row":
             if closing:
@@ -863,10 +1078,16 @@ def _code_cells(cleaned: np.ndarray, booleans: np.ndarray | None) -> Coded:
 
 
 def _build_table(
-    path: Path, columns: dict[Any, _Column], numbers: np.ndarray, sheet: str | None, elsewhere: str = ""
-) -> tuple[pd.DataFrame, dict[str, Coded], list[int]]:
+    path: Path,
+    columns: dict[Any, _Column],
+    numbers: np.ndarray,
+    sheet: str | None,
+    elsewhere: str = "",
+    faults: dict[tuple[int, int], CellFault] | None = None,
+    header_row: int | None = None,
+) -> _Table:
     """Find the header, name and filter the columns, drop blank rows: the data as a frame, as coded
-    columns (by header) and the row numbers."""
+    columns (by header), the row numbers, and the unreadable cells by header and frame position."""
     where = f"{path.name}" + (f", sheet '{sheet}'" if sheet else "")
     filled = {position: column.coded.codes >= 0 for position, column in columns.items()}
     keep = _any_filled(list(filled.values()), len(numbers))
@@ -874,9 +1095,11 @@ def _build_table(
         raise InputFileError(f"{where}: has no data (every row is blank); check the file{elsewhere}.")
     kept = np.flatnonzero(keep)
     kept_numbers = numbers[kept]
-    header_values = [column.at(kept[:1])[0] for column in columns.values()]
-    data_at = kept[1:]
-    data_numbers = kept_numbers[1:]
+    head = _header_at(where, columns, kept, kept_numbers, header_row)
+    header_number = int(kept_numbers[head])
+    header_values = [column.at(kept[head : head + 1])[0] for column in columns.values()]
+    data_at = kept[head + 1 :]
+    data_numbers = kept_numbers[head + 1 :]
     named = _name_columns(
         where, header_values, list(columns), lambda position: bool(filled[position][data_at].any())
     )
@@ -891,12 +1114,73 @@ def _build_table(
     data_numbers = data_numbers[rows_keep].tolist()
     if data.empty:
         raise InputFileError(
-            f"{where}: has a header row (row {kept_numbers[0]}) but no data rows; "
+            f"{where}: has a header row (row {header_number}) but no data rows; "
             f"add the invoice rows below it{elsewhere}."
         )
     suspects = [name for position, name in named if columns[position].longest > MAX_CELL_CHARS]
     _refuse_huge_cells(where, data, data_numbers, suspects)
-    return data, coded, data_numbers
+    notes: tuple[str, ...] = ()
+    if header_number != 1:
+        notes = (
+            f"{where}: the header is row {header_number}; the rows above it are not read "
+            "(pass --header-row N to take another row).",
+        )
+    return _Table(
+        data,
+        coded,
+        data_numbers,
+        sheet,
+        _faults_by_header(faults or {}, named, data_numbers),
+        header_number,
+        notes,
+    )
+
+
+HEADER_SEARCH_ROWS = 30  # the header is looked for among this many first non-blank rows
+
+
+def _header_at(
+    where: str, columns: dict[Any, _Column], kept: np.ndarray, numbers: np.ndarray, header_row: int | None
+) -> int:
+    """The position (among the non-blank rows) of the header row: the one given, else the row among the
+    first ones that names the most known columns (by name or alias), the first row when none names two."""
+    if header_row is not None:
+        at = np.flatnonzero(numbers == header_row)
+        if not len(at):
+            raise InputFileError(
+                f"{where}: --header-row {header_row} is a blank row or beyond the last row; "
+                "give the number of the row that holds the column names."
+            )
+        return int(at[0])
+    count = min(len(kept), HEADER_SEARCH_ROWS)
+    known = alias_index()
+    texts = [column.at(kept[:count]) for column in columns.values()]
+    scores = []
+    for position in range(count):
+        names = {
+            known.get(normalize_header(str(cells[position])))
+            for cells in texts
+            if cells[position] is not None
+        }
+        names.discard(None)
+        scores.append(len(names))
+    best = max(range(count), key=lambda position: (scores[position], -position))
+    return best if scores[best] >= 2 and scores[best] > scores[0] else 0
+
+
+def _faults_by_header(
+    faults: dict[tuple[int, int], CellFault], named: list[tuple[Any, str]], numbers: list[int]
+) -> dict[str, dict[int, CellFault]]:
+    """The unreadable cells of the data rows, by header and frame position."""
+    if not faults:
+        return {}
+    position_of = {number: position for position, number in enumerate(numbers)}
+    header_of = dict(named)
+    found: dict[str, dict[int, CellFault]] = {}
+    for (number, column), fault in faults.items():
+        if column in header_of and number in position_of:
+            found.setdefault(header_of[column], {})[position_of[number]] = fault
+    return found
 
 
 def _only_used(coded: Coded, at: np.ndarray) -> Coded:

@@ -118,7 +118,7 @@ def _parse_format(path: Path, section: Mapping[str, Any]) -> FormatOptions:
         encoding=_check_encoding(where, values.get("encoding")),
         delimiter=_check_delimiter(where, values.get("delimiter")),
         decimal=_check_decimal(where, values.get("decimal")),
-        date=_check_date_format(where, values.get("date")),
+        date=check_date_format(where, values.get("date")),
     )
 
 
@@ -151,7 +151,8 @@ def _check_decimal(where: str, decimal: str | None) -> str | None:
     raise MappingFileError(f'{where} decimal {decimal!r} must be "." or ",".')
 
 
-def _check_date_format(where: str, date_format: str | None) -> str | None:
+def check_date_format(where: str, date_format: str | None) -> str | None:
+    """A strptime format that writes and reads back a whole date; MappingFileError otherwise."""
     if date_format is None:
         return None
     sample = datetime(2026, 12, 31)

@@ -43,7 +43,9 @@ class CellError:
     ``value`` the offending value as written. ``code`` is a stable machine-readable kind
     (``required``, ``number``, ``date``, ``range``, ``decimals``, ``inconsistent``, ``duplicate_number``,
     ``due_before_issue``, ``unknown_reference``, ``ambiguous_reference``, ``total_mismatch``,
-    ``currency``, ``language``, ``template_type``, ``crm_refused`` ...).
+    ``currency``, ``language``, ``template_type``, ``crm_refused``, ``cell_error`` (a workbook cell showing
+    an error value such as #N/A), ``no_saved_result`` (a formula the file holds no result of),
+    ``currency_mismatch`` (an amount's currency sign contradicting the invoice's currency), ``negative`` ...).
     """
 
     message: str
@@ -63,6 +65,17 @@ class CellError:
         return f"{prefix}{shown}: {self.message}" if prefix else f"{self.message}{shown}"
 
 
+@dataclass(frozen=True, slots=True)
+class CellFault:
+    """A workbook cell whose value cannot be read: it shows an error value (``#N/A``, ``#DIV/0!`` ...) or
+    holds a formula with no saved result. ``cell`` is where it is (``H2``), ``text`` what it holds as the
+    user sees it (``#N/A``, ``=I2*J2``)."""
+
+    cell: str
+    text: str
+    no_result: bool = False  # a formula without a saved result (else an error value)
+
+
 @dataclass(frozen=True)
 class FormatOptions:
     """How to read the file; each None means 'detect'."""
@@ -71,6 +84,8 @@ class FormatOptions:
     delimiter: str | None = None
     decimal: str | None = None  # "." or ","
     date: str | None = None  # a strptime format such as "%d.%m.%Y"
+    day_first: bool | None = None  # slashed dates: day/month (True) or month/day (False); None: decide
+    header_row: int | None = None  # the header's row number (1-based); None: find it among the first rows
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,11 @@ class RawTable:
     sheet: str | None = None
     sha256: str = ""
     coded: dict[str, Coded] = field(default_factory=dict)  # the frame's columns coded (when the loader did)
+    # by header, the frame positions of the cells that cannot be read (an error value, a formula without a
+    # saved result); the frame holds their text (#N/A, =I2*J2) so that the Rows sheet shows it
+    faults: Mapping[str, Mapping[int, CellFault]] = field(default_factory=dict)
+    header_row: int = 1  # the row the header was found on
+    notes: tuple[str, ...] = ()  # what the loader tells the user that is no error (the header row taken)
 
 
 @dataclass(frozen=True)

@@ -125,13 +125,16 @@ def parse_distinct(
     return codes, parsed, errors
 
 
-def unique_parser(kind: Kind, column: str, fmt: FormatOptions, *, percent: bool = False) -> UniqueParser:
+def unique_parser(
+    kind: Kind, column: str, fmt: FormatOptions, *, percent: bool = False, money: bool = False
+) -> UniqueParser:
     """The parser of one column's distinct values, for :func:`parse_distinct`: number columns give
-    canonical text, date columns datetime64, ID columns int, text columns str (None where unreadable)."""
+    canonical text, date columns datetime64, ID columns int, text columns str (None where unreadable).
+    ``money``: an amount that may carry a currency sign or code ($19.99, 1.234,50 €, EUR 100.00)."""
     if kind is Kind.NUMBER:
-        return lambda cells, ids: _number_cells(cells, column, ids, fmt.decimal, percent)
+        return lambda cells, ids: _number_cells(cells, column, ids, fmt.decimal, percent, money)
     if kind is Kind.DATE:
-        return lambda cells, ids: _date_cells(cells, column, ids, fmt.date)
+        return lambda cells, ids: _date_cells(cells, column, ids, fmt.date, fmt.day_first)
     if kind is Kind.INTEGER:
         return lambda cells, ids: _integer_cells(cells, column, ids)
     return lambda cells, _: (_text_cells_of(cells), [])
@@ -185,7 +188,8 @@ def _decimal_votes(cleaned: pd.Series) -> tuple[int, int, int]:
 def _undecided_decimal(column: str, why: str) -> FormatUndecidedError:
     return FormatUndecidedError(
         f"Column {column}: cannot tell whether '.' or ',' is the decimal mark ({why}); "
-        f'set decimal = "." or decimal = "," under [format] in a --mapping file.'
+        f'pass --decimal . or --decimal , (or set decimal = "." or decimal = "," under [format] in a '
+        "--mapping file)"
     )
 
 
@@ -230,8 +234,72 @@ def re_escape(char: str) -> str:
     return "\\." if char == "." else char
 
 
+# Currency signs and the currencies each may stand for (a $ is any dollar's).
+CURRENCY_SIGNS: dict[str, frozenset[str]] = {
+    "US$": frozenset({"USD"}),
+    "R$": frozenset({"BRL"}),
+    "$": frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD"}),
+    "€": frozenset({"EUR"}),
+    "£": frozenset({"GBP"}),
+    "¥": frozenset({"JPY", "CNY"}),
+    "₽": frozenset({"RUB"}),
+    "₹": frozenset({"INR"}),
+    "₴": frozenset({"UAH"}),
+    "₺": frozenset({"TRY"}),
+    "₩": frozenset({"KRW"}),
+    "zł": frozenset({"PLN"}),
+    "Kč": frozenset({"CZK"}),
+}
+_SIGNS = "|".join(re.escape(sign) for sign in CURRENCY_SIGNS)  # US$ and R$ before $
+_MONEY_MARK = rf"(?:{_SIGNS}|[A-Z]{{3}})"
+_MONEY = re.compile(
+    rf"^(?:(?P<before>{_MONEY_MARK})\s*)?(?P<number>.*?)(?:\s*(?P<after>{_MONEY_MARK}))?$", re.DOTALL
+)
+_ACCOUNTING = re.compile(r"^\((?P<inner>[^()]*)\)$")
+_MONEY_HINT = re.compile(r"[^\d\s.,'’+\-−–%]")  # a character no plain number has
+
+
+def currency_mark(value: Any) -> str | None:
+    """The currency sign or ISO code an amount cell is written with (``$`` of ``$19.99``, ``EUR`` of
+    ``EUR 100.00``, ``€`` of ``(€ 100,00)``), or None."""
+    if not isinstance(value, str) or not _MONEY_HINT.search(value):
+        return None
+    text = value.strip().lstrip("-−–").strip()
+    accounting = _ACCOUNTING.match(text)
+    found = _MONEY.match(accounting.group("inner").strip() if accounting else text)
+    if found is None:
+        return None
+    mark = found.group("before") or found.group("after")
+    if mark is None and found.group("number").startswith("("):  # $(100.00)
+        return None
+    return mark
+
+
+def _unwrapped(value: str, money: bool) -> str:
+    """An amount as finance writes it, as a plain number text: accounting parentheses as a minus
+    (``(100.00)`` -> ``-100.00``) and, for ``money``, without a currency sign or code."""
+    text = value.strip()
+    negative = text[:1] in ("-", "−", "–") and not text[1:2].isdigit()  # -$5, -€ 5 (not -5)
+    if negative:
+        text = text[1:].strip()
+    for _ in range(2):  # (€ 100,00) and € (100,00)
+        accounting = _ACCOUNTING.match(text)
+        if accounting is not None:
+            negative, text = True, accounting.group("inner").strip()
+        if money:
+            found = _MONEY.match(text)
+            if found is not None and (found.group("before") or found.group("after")):
+                text = found.group("number").strip()
+    return f"-{text}" if negative and not text.startswith(("-", "+")) else text
+
+
 def _number_cells(
-    values: pd.Series, column: str, rows: pd.Series, decimal: str | None, percent: bool = False
+    values: pd.Series,
+    column: str,
+    rows: pd.Series,
+    decimal: str | None,
+    percent: bool = False,
+    money: bool = False,
 ) -> tuple[pd.Series, list[CellError]]:
     blank = _blank(values)
     out = _nones(values.index)
@@ -258,7 +326,8 @@ def _number_cells(
         plain = _plain_canonical(text, mark)
         out[plain.index] = plain
         text = text[plain.isna()]
-        cleaned = _clean_number_text(text, percent=percent)
+        unwrapped = text.map(lambda value: _unwrapped(value, money)) if len(text) else text
+        cleaned = _clean_number_text(unwrapped, percent=percent)
         good = cleaned.str.fullmatch(_number_pattern(mark), na=False) & cleaned.str.contains(r"\d", na=False)
         group = "," if mark == "." else "."
         canonical = cleaned[good].str.replace(group, "", regex=False).str.replace(mark, ".", regex=False)
@@ -352,7 +421,8 @@ def _slashed_parts(text: pd.Series) -> pd.DataFrame:
 def _undecided_date(column: str, why: str) -> FormatUndecidedError:
     return FormatUndecidedError(
         f"Column {column}: cannot tell whether dates are day/month/year or month/day/year ({why}); "
-        f'set date = "%d/%m/%Y" or date = "%m/%d/%Y" under [format] in a --mapping file.'
+        f'pass --day-first or --month-first (or set date = "%d/%m/%Y" or date = "%m/%d/%Y" under [format] '
+        "in a --mapping file)"
     )
 
 
@@ -386,7 +456,7 @@ def _dates_from_parts(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.S
 
 
 def _date_cells(
-    values: pd.Series, column: str, rows: pd.Series, date_format: str | None
+    values: pd.Series, column: str, rows: pd.Series, date_format: str | None, day_first: bool | None = None
 ) -> tuple[pd.Series, list[CellError]]:
     blank = _blank(values)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
@@ -403,9 +473,10 @@ def _date_cells(
     if not text_mask.any():
         return out, errors
     text = values[text_mask].astype(str).str.strip()
-    parsed = _parse_date_text(text, column, date_format)
+    parsed = _parse_date_text(text, column, date_format, day_first)
     out[parsed.index] = parsed
-    conflicts = _order_conflicts(text, column) if date_format is None else pd.Series(False, index=text.index)
+    decided = date_format is not None or day_first is not None
+    conflicts = pd.Series(False, index=text.index) if decided else _order_conflicts(text, column)
     for index, value in _items(text[parsed.isna() & ~conflicts]):
         errors.append(_date_error(column, rows.loc[index], value))
     for index, value in _items(text[conflicts]):
@@ -415,7 +486,9 @@ def _date_cells(
     return out, errors
 
 
-def _parse_date_text(text: pd.Series, column: str, date_format: str | None) -> pd.Series:
+def _parse_date_text(
+    text: pd.Series, column: str, date_format: str | None, day_first: bool | None = None
+) -> pd.Series:
     iso = text.str.extract(rf"^{_ISO_DATE}{_TIME_PART}$").astype(float)
     result = _dates_from_parts(iso["y"], iso["m"], iso["d"])
     rest = result.isna() & iso["y"].isna()
@@ -427,7 +500,8 @@ def _parse_date_text(text: pd.Series, column: str, date_format: str | None) -> p
     result[dotted.index] = _dates_from_parts(dotted["y"], dotted["b"], dotted["a"])
     slashed = _slashed_parts(text[rest]).dropna()
     if not slashed.empty:
-        day_first = decide_day_first(text[slashed.index], column)
+        if day_first is None:
+            day_first = decide_day_first(text[slashed.index], column)
         day, month = (slashed["a"], slashed["b"]) if day_first else (slashed["b"], slashed["a"])
         result[slashed.index] = _dates_from_parts(slashed["y"], month, day)
     return result
@@ -471,8 +545,10 @@ def date_scalar(text: str, column: str, date_format: str | None) -> pd.Timestamp
 
 
 __all__ = [
+    "CURRENCY_SIGNS",
     "DATE_EXAMPLE",
     "NUMBER_EXAMPLE",
+    "currency_mark",
     "date_scalar",
     "decide_day_first",
     "decide_decimal_mark",

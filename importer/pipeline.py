@@ -13,7 +13,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +35,7 @@ from importer.journal import Journal, JournalState, default_journal_path, number
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
 from importer.models import (
+    FormatOptions,
     ImportReport,
     MappingConfig,
     Outcome,
@@ -71,6 +72,8 @@ class Source:
     file: Path
     sheet: str | None = None
     mapping: Path | None = None
+    # the command line's formats: each one given wins over the mapping file's
+    fmt: FormatOptions = field(default_factory=FormatOptions)
 
 
 @dataclass(frozen=True)
@@ -199,12 +202,24 @@ def read_mapping(path: Path | None) -> MappingConfig:
 def validate_source(source: Source) -> Validation:
     """Load → map → parse → validate → group, with no network. Raises UsageError for an unusable file."""
     config = read_mapping(source.mapping)
-    raw = load_table(source.file, sheet=source.sheet, fmt=config.format)
+    fmt = with_options(config.format, source.fmt)
+    raw = load_table(source.file, sheet=source.sheet, fmt=fmt)
     table = map_columns(raw, config)
     try:
-        return validate_table(table, config.format)
+        return validate_table(table, fmt)
     except FormatUndecidedError as exc:
         raise FormatUndecidedError(f"{source.file.name}: {_with_headers(str(exc), table.headers)}") from exc
+
+
+def with_options(mapping: FormatOptions, given: FormatOptions) -> FormatOptions:
+    """The mapping file's formats, with each one the command line gives instead (a date format there
+    replaces a day/month order here, and the other way round)."""
+    chosen = {name: value for name, value in vars(given).items() if value is not None}
+    if "day_first" in chosen:
+        chosen.setdefault("date", None)
+    if "date" in chosen and chosen["date"] is not None:
+        chosen.setdefault("day_first", None)
+    return replace(mapping, **chosen)
 
 
 def _with_headers(message: str, headers: dict[str, str]) -> str:

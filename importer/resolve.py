@@ -40,7 +40,7 @@ from importer.client import CrmApi
 from importer.crm_constants import LANGUAGE_BY_KEY, LANGUAGES
 from importer.errors import ForbiddenError
 from importer.models import CellError, Invoice, Line, Resolution, ResolvedInvoice, ResolvedLine
-from importer.totals import invoice_cost
+from importer.totals import PricedLine, invoice_cost, mismatch_message
 
 MAX_ID = 2**31 - 1
 MAX_CANDIDATES_SHOWN = 10
@@ -812,9 +812,18 @@ def _finish(
     total = invoice_cost(lines) if lines and len(lines) == len(candidates) else None
     expected = invoice.expected_total
     if total is not None and expected is not None and expected != total:
-        message = (
-            f"The expected total {expected:.2f} differs from the total the CRM will compute, {total:.2f}"
-        )
+        priced = [
+            PricedLine(
+                row=line.row,
+                price=line.price,
+                quantity=line.line.quantity,
+                discount=line.line.discount,
+                rate1=line.tax1_rate,
+                rate2=line.tax2_rate,
+            )
+            for line in lines
+        ]
+        message = mismatch_message(expected, total, priced)
         errors.append(_error(invoice, message, "invoice_total", expected, "total_mismatch"))
     if errors or total is None:
         return None, total, errors

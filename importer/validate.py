@@ -12,8 +12,8 @@ datetime64, IDs as int/None. Everything is column-wise: each distinct value is p
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -24,18 +24,30 @@ from pandera.errors import SchemaErrors
 from importer.columns import (
     BUILT_IN_DEFAULTS,
     BY_NAME,
+    CELL_ERROR,
     COLUMNS,
     INVOICE_KEY,
     INVOICE_LEVEL,
+    NO_SAVED_RESULT,
+    NOT_IN_TOTALS_ROWS,
     Column,
     Kind,
     error_order,
+    says_total,
 )
-from importer.errors import MappingFileError
+from importer.errors import FormatUndecidedError, MappingFileError
 from importer.group import group_rows
-from importer.models import CellError, Coded, FormatOptions, MappedTable, Validation, objects
-from importer.parse import date_scalar, number_scalar, parse_distinct, shown, unique_parser
-from schemas.invoices import INVOICE_COLUMNS, INVOICE_RULES, INVOICE_SCHEMA
+from importer.models import CellError, CellFault, Coded, FormatOptions, MappedTable, Validation, objects
+from importer.parse import currency_mark, date_scalar, number_scalar, parse_distinct, shown, unique_parser
+from schemas.invoices import (
+    CURRENCY_COLUMN,
+    CURRENCY_MISMATCH,
+    INVOICE_COLUMNS,
+    INVOICE_RULES,
+    INVOICE_SCHEMA,
+    currency_contradicted,
+    currency_message,
+)
 from schemas.rows import CHECKED_COLUMNS, ROW_CHECKS, message
 
 _CONTINUED = tuple(c for c in INVOICE_LEVEL if c != INVOICE_KEY)
@@ -58,6 +70,7 @@ class ValidatedRows:
     key: Coded
     columns: Mapping[str, Coded]
     errors: tuple[CellError, ...]
+    notes: tuple[str, ...] = ()  # what the user should know that is no error (the header row, totals rows)
 
 
 def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Validation:  # noqa: B008
@@ -71,14 +84,19 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     Raises FormatUndecidedError when a column's decimal mark or date order cannot be decided, and
     MappingFileError when a [defaults] value of the mapping file cannot be read.
     """
+    table, notes = _without_totals_rows(table)
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
-    values, errors = _parse_columns(source, table.coded, fmt)
+    faults = _faults(table)
+    parsed_source, parsed_coded = _without_faults(source, table.coded, faults)
+    values, errors = _parse_columns(parsed_source, parsed_coded, fmt)
+    errors += _fault_errors(faults, rows)
     values[INVOICE_KEY] = _continue_blank_numbers(values[INVOICE_KEY], [values[c] for c in _CONTINUED])
     bad_cells = {(e.row, e.column) for e in errors}
     invoices_of = _Groups(values[INVOICE_KEY].codes)
     errors += _consistency_errors(values, invoices_of, rows, source)
     filled = _normalize(_apply_defaults(_fill_continuation(values, invoices_of), table.defaults, fmt))
+    errors += _currency_errors(parsed_source, parsed_coded, filled, rows, {(e.row, e.column) for e in errors})
     shown_values = _Shown(source, filled)
     report = _Reported(values, invoices_of)
     errors += _row_schema_errors(filled, rows, report, bad_cells, shown_values)
@@ -87,8 +105,159 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     typed = {name: _typed(coded, BY_NAME[name]) for name, coded in filled.items() if name != INVOICE_KEY}
     errors.sort(key=error_order)
     return ValidatedRows(
-        table=table, rows=rows.to_numpy(), key=filled[INVOICE_KEY], columns=typed, errors=tuple(errors)
+        table=table,
+        rows=rows.to_numpy(),
+        key=filled[INVOICE_KEY],
+        columns=typed,
+        errors=tuple(errors),
+        notes=(*table.raw.notes, *notes),
     )
+
+
+def _without_totals_rows(table: MappedTable) -> tuple[MappedTable, tuple[str, ...]]:
+    """The table without its totals rows (not invoices: see :func:`totals_rows`), and a note naming them."""
+    totals = totals_rows(table)
+    if not totals.any():
+        return table, ()
+    keep = np.flatnonzero(~totals)
+    numbers = table.frame["row"].to_numpy()[totals].tolist()
+    position_of = {int(old): new for new, old in enumerate(keep.tolist())}
+    faults = {
+        header: {position_of[at]: fault for at, fault in cells.items() if at in position_of}
+        for header, cells in table.raw.faults.items()
+    }
+    raw = replace(table.raw, faults=faults)
+    frame = table.frame.iloc[keep].reset_index(drop=True)
+    coded = {name: Coded(column.codes[keep], column.values) for name, column in table.coded.items()}
+    shown_rows = ", ".join(str(number) for number in numbers[:20]) + (" ..." if len(numbers) > 20 else "")
+    where = table.raw.source.name
+    label = "row" if len(numbers) == 1 else "rows"
+    note = f"{where}: {label} {shown_rows}: a totals row, not an invoice; not imported."
+    if len(numbers) > 1:
+        note = f"{where}: {label} {shown_rows}: totals rows, not invoices; not imported."
+    return replace(table, raw=raw, frame=frame, coded=coded), (note,)
+
+
+def _codes_of(cells: pd.Series, coded: Coded | None) -> tuple[np.ndarray, list[Any]]:
+    """A column as codes into its distinct values (-1: blank), the loader's coding when there is one."""
+    if coded is not None:
+        return coded.codes, coded.values[:-1].tolist()
+    codes, uniques = pd.factorize(cells.to_numpy(dtype=object), use_na_sentinel=True)
+    return codes, uniques.tolist()
+
+
+def _per_value(test: Callable[[Any], bool], codes: np.ndarray, values: list[Any]) -> np.ndarray:
+    """Per row, ``test`` of its value, run once per distinct value (False for a blank cell)."""
+    outcome = np.fromiter(map(test, values), dtype=bool, count=len(values))
+    return np.append(outcome, False)[codes]
+
+
+def totals_rows(table: MappedTable) -> np.ndarray:
+    """Per row, whether it is a totals row: its invoice number or its first cell says Total, Subtotal,
+    Summe, Итого ... (columns.says_total), or, at the end of the table, it has no invoice number, no item
+    and only amounts (a grand total under the last invoice; such a row among the invoices stays an error:
+    it may be a line whose item was forgotten)."""
+    frame = table.frame
+    count = len(frame)
+    number = _codes_of(frame[INVOICE_KEY], table.coded.get(INVOICE_KEY))
+    labelled = _per_value(says_total, *number)
+    if len(table.raw.frame.columns):
+        first = table.raw.frame.columns[0]
+        labelled |= _per_value(says_total, *_codes_of(table.raw.frame[first], table.raw.coded.get(first)))
+    filled = {
+        name: (table.coded[name].codes >= 0) if name in table.coded else frame[name].notna().to_numpy()
+        for name in BY_NAME
+    }
+    amounts = np.zeros(count, dtype=bool)
+    other = np.zeros(count, dtype=bool)
+    for name, cells in filled.items():
+        if BY_NAME[name].kind is Kind.NUMBER and name not in NOT_IN_TOTALS_ROWS:
+            amounts |= cells
+        else:
+            other |= cells
+    only_amounts = amounts & ~other
+    trailing = np.logical_and.accumulate((only_amounts | labelled)[::-1])[::-1]
+    below_an_invoice = np.logical_or.accumulate(filled[INVOICE_KEY])
+    return labelled | (only_amounts & trailing & below_an_invoice)
+
+
+def _faults(table: MappedTable) -> dict[str, Mapping[int, CellFault]]:
+    """The unreadable cells (an error value, a formula without a saved result) of the columns read, by
+    canonical column; the other columns may hold anything."""
+    found = table.raw.faults
+    return {name: found[header] for name, header in table.headers.items() if found.get(header)}
+
+
+def _without_faults(
+    source: pd.DataFrame, coded: Mapping[str, Coded], faults: Mapping[str, Mapping[int, CellFault]]
+) -> tuple[pd.DataFrame, Mapping[str, Coded]]:
+    """The cells as parsed: an unreadable cell blank (its own error says why), so that its text (#N/A,
+    =ROUND(I2*1.2,2)) neither parses nor counts towards a column's format."""
+    if not faults:
+        return source, coded
+    source, coded = source.copy(), dict(coded)
+    for name, cells in faults.items():
+        positions = np.fromiter(cells, dtype=np.int64, count=len(cells))
+        column = source[name].to_numpy(dtype=object).copy()
+        column[positions] = None
+        source[name] = column
+        given = coded.get(name)
+        if given is not None:
+            codes = given.codes.copy()
+            codes[positions] = -1
+            coded[name] = Coded(codes, given.values)
+    return source, coded
+
+
+def _fault_errors(faults: Mapping[str, Mapping[int, CellFault]], rows: pd.Series) -> list[CellError]:
+    row_numbers = rows.to_numpy()
+    errors = []
+    for name, cells in faults.items():
+        for position, fault in cells.items():
+            if fault.no_result:
+                text = (
+                    f"the cell {fault.cell} holds the formula {fault.text} with no saved result: open the "
+                    "file in Excel or LibreOffice and save it, or paste values."
+                )
+                code = NO_SAVED_RESULT
+            else:
+                text = (
+                    f"the cell {fault.cell} shows the error {fault.text}; fix the formula or type the value."
+                )
+                code = CELL_ERROR
+            errors.append(CellError(text, int(row_numbers[position]), name, fault.text, code))
+    return errors
+
+
+def _currency_errors(
+    source: pd.DataFrame,
+    coded: Mapping[str, Coded],
+    filled: Mapping[str, Coded],
+    rows: pd.Series,
+    bad_cells: set[tuple[int | None, str | None]],
+) -> list[CellError]:
+    """Amounts written with a currency sign or code that is not their invoice's currency (the rule:
+    schemas.invoices.currency_contradicted)."""
+    currency = filled[CURRENCY_COLUMN]
+    currencies = currency.values[currency.codes]  # code -1: the blank value, None
+    row_numbers = rows.to_numpy()
+    errors = []
+    for column in COLUMNS:
+        if not column.money:
+            continue
+        codes, uniques = _codes_of(source[column.name], coded.get(column.name))
+        marks = [currency_mark(value) for value in uniques]
+        if not any(marks):
+            continue
+        per_row = objects([*marks, None])[codes]
+        for position in np.flatnonzero(currency_contradicted(per_row, currencies)).tolist():
+            row = int(row_numbers[position])
+            if (row, column.name) in bad_cells:
+                continue
+            message = currency_message(str(per_row[position]), str(currencies[position]))
+            value = shown(source[column.name].iat[position])
+            errors.append(CellError(message, row, column.name, value, CURRENCY_MISMATCH))
+    return errors
 
 
 def _continue_blank_numbers(key: Coded, invoice_cells: list[Coded]) -> Coded:
@@ -146,15 +315,22 @@ def _parse_columns(
     rows = source["row"]
     parsed: dict[str, Coded] = {}
     errors: list[CellError] = []
+    undecided: list[str] = []  # every column whose format cannot be decided, told at once
     for column in COLUMNS:
         given = coded.get(column.name)
         if given is not None and _loaded_text(given, column.kind) and column.normalize is None:
             parsed[column.name] = given  # already what parsing and _canonical would make of it
             continue
-        parser = unique_parser(column.kind, column.name, fmt, percent=column.percent)
-        codes, distinct, found = parse_distinct(source[column.name], rows, parser, given)
+        parser = unique_parser(column.kind, column.name, fmt, percent=column.percent, money=column.money)
+        try:
+            codes, distinct, found = parse_distinct(source[column.name], rows, parser, given)
+        except FormatUndecidedError as exc:
+            undecided.append(str(exc))
+            continue
         parsed[column.name] = _canonical(codes, _normalized(column, distinct))
         errors += found
+    if undecided:
+        raise FormatUndecidedError("; ".join(undecided) + ".")
     return parsed, errors
 
 

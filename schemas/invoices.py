@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from importer.journal import number_key
+from importer.parse import CURRENCY_SIGNS
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,30 @@ INVOICE_SCHEMA = pa.DataFrameSchema(
     checks=[pa.Check(rule.passes, name=rule.code) for rule in INVOICE_RULES],
     name="invoices",
 )
+
+
+# --------------------------------------------------------------------------------- amounts and currency
+# A rule across an amount cell and its invoice's currency, on every row (not only an invoice's first):
+# an amount written with a currency sign or code ($19.99, EUR 100.00) that is not the invoice's currency.
+
+CURRENCY_COLUMN = "currency"
+CURRENCY_MISMATCH = "currency_mismatch"
+
+
+def currency_contradicted(marks: np.ndarray, currencies: np.ndarray) -> np.ndarray:
+    """Per row, whether the amount's currency mark (None: none) contradicts the row's invoice currency
+    (upper-case ISO code; None: not known, then nothing is contradicted)."""
+    result = np.zeros(len(marks), dtype=bool)
+    for position, (mark, currency) in enumerate(zip(marks.tolist(), currencies.tolist(), strict=True)):
+        if mark is None or not currency:
+            continue
+        allowed = CURRENCY_SIGNS.get(mark, frozenset({mark.upper()}))
+        result[position] = str(currency).upper() not in allowed
+    return result
+
+
+def currency_message(mark: str, currency: str) -> str:
+    return (
+        f"This amount is written in {mark} but the invoice's currency is {currency}: remove the sign (or "
+        "code) or correct the currency."
+    )

@@ -552,7 +552,8 @@ def test_blank_price_takes_the_catalogue_price_and_the_total_is_computed(fresh_s
     assert resolution.totals["T-2"] == Decimal("1577.26") and "T-2" not in resolution.resolved
     mismatch = [e for e in resolution.errors if e.code == "total_mismatch"]
     assert len(mismatch) == 1 and mismatch[0].column == "invoice_total" and mismatch[0].row == 2
-    assert "1578.29" in mismatch[0].message and "1577.26" in mismatch[0].message
+    assert "1,578.29" in mismatch[0].message and "1,577.26" in mismatch[0].message
+    assert "half to even" in mismatch[0].message  # how the CRM rounds (issue 12, point 10)
 
 
 def test_blank_terms_take_the_crm_default(fresh_sandbox: Any) -> None:
