@@ -672,6 +672,11 @@ def _names(names: list[str]) -> str:
     return ", ".join(f"'{name}'" for name in names)
 
 
+def visible_sheets(path: Path) -> list[str]:
+    """The names of a workbook's visible worksheets, in order (for a picker: the file was read before)."""
+    return _visible_sheets(python_calamine.CalamineWorkbook.from_path(str(path)))
+
+
 def _visible_sheets(workbook: python_calamine.CalamineWorkbook) -> list[str]:
     return [
         meta.name

@@ -479,7 +479,6 @@ def build_app(config: WebConfig, crm_url: str, token: str | None, journal: Path)
             defaults=defaults,
             fmt=fmt,
             date_formats=DATE_FORMATS,
-            header_row_supported=reading.HEADER_ROW_SUPPORTED,
             error=error,
             notice=notice,
         )

@@ -7,8 +7,6 @@ mapping file's checks are the pipeline's (importer.load, importer.mapping).
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -16,53 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from importer.columns import BY_NAME, CANONICAL, REQUIRED
-from importer.load import load_table
+from importer.load import WORKBOOK_EXTENSIONS, load_table, visible_sheets
 from importer.mapping import load_mapping, map_columns
 from importer.models import FormatOptions, MappingConfig, RawTable
-from importer.pipeline import Source, read_mapping
-
-# The header-row option is being added to the pipeline (Source.header_row, load_table(header_row=...)) in
-# parallel: until it lands the web pages do not offer it. After the merge both checks are simply True.
-HEADER_ROW_SUPPORTED = "header_row" in {f.name for f in dataclasses.fields(Source)} and (
-    "header_row" in inspect.signature(load_table).parameters
-)
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+from importer.pipeline import Source, read_mapping, with_options
 
 
 def make_source(file: Path, sheet: str | None, mapping: Path | None, header_row: int | None) -> Source:
     """The pipeline's Source of an upload."""
-    if HEADER_ROW_SUPPORTED and header_row:
-        return Source(file, sheet, mapping, header_row=header_row)  # type: ignore[call-arg,unused-ignore]
-    return Source(file, sheet, mapping)
+    return Source(file, sheet, mapping, FormatOptions(header_row=header_row or None))
 
 
 def read_raw(source: Source) -> RawTable:
     """The file as the loader reads it (every hostile-file check applied); UsageError when unusable."""
     config = read_mapping(source.mapping)
-    extra: dict[str, Any] = {}
-    header_row = getattr(source, "header_row", None)
-    if HEADER_ROW_SUPPORTED and header_row:
-        extra["header_row"] = header_row
-    return load_table(source.file, sheet=source.sheet, fmt=config.format, **extra)
+    return load_table(source.file, sheet=source.sheet, fmt=with_options(config.format, source.fmt))
 
 
 def sheet_names(file: Path) -> list[str]:
     """The visible sheets of a workbook (call after :func:`read_raw` accepted the file); [] for a CSV."""
-    if file.suffix.lower() not in WORKBOOK_SUFFIXES:
-        return []
-    import python_calamine
-
-    try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(file))
-        return [
-            meta.name
-            for meta in workbook.sheets_metadata
-            if meta.visible == python_calamine.SheetVisibleEnum.Visible
-            and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
-        ]
-    except Exception:  # the loader already read the file: a listing failure only hides the picker
-        return []
+    return visible_sheets(file) if file.suffix.lower() in WORKBOOK_EXTENSIONS else []
 
 
 @dataclass(frozen=True)
@@ -130,7 +101,6 @@ def write_mapping(path: Path, text: str) -> MappingConfig:
 
 
 __all__ = [
-    "HEADER_ROW_SUPPORTED",
     "Matching",
     "column_docs",
     "make_source",
