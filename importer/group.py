@@ -38,7 +38,9 @@ def group_rows(rows: ValidatedRows) -> Validation:
     present = np.flatnonzero(key.codes >= 0)
     notes = rows.notes
     if not len(present):
-        return Validation(table=rows.table, invoices=(), errors=rows.errors, notes=notes)
+        return Validation(
+            table=rows.table, invoices=(), errors=rows.errors, notes=notes, left_out=rows.left_out
+        )
     appearance, _ = pd.factorize(key.codes[present], sort=False)
     order = present[np.argsort(appearance, kind="stable")]
     sizes = np.bincount(appearance)
@@ -74,7 +76,13 @@ def group_rows(rows: ValidatedRows) -> Validation:
             )
         )
     all_errors = sorted((*rows.errors, *mismatches), key=error_order) if mismatches else rows.errors
-    return Validation(table=rows.table, invoices=tuple(invoices), errors=tuple(all_errors), notes=notes)
+    return Validation(
+        table=rows.table,
+        invoices=tuple(invoices),
+        errors=tuple(all_errors),
+        notes=notes,
+        left_out=rows.left_out,
+    )
 
 
 def _errors_by_invoice(

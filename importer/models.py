@@ -326,6 +326,7 @@ class Validation:
     invoices: tuple[Invoice, ...]
     errors: tuple[CellError, ...]
     notes: tuple[str, ...] = ()  # what the user should know that is no error (e.g. a totals row left out)
+    left_out: tuple[int, ...] = ()  # rows left out on purpose (totals rows): no invoice, and no error
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,12 +406,21 @@ class ImportReport:
     outcomes: Mapping[str, Outcome] = field(default_factory=dict)
     totals: Mapping[str, Decimal] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # shown on the console and in the Summary sheet
+    left_out: tuple[int, ...] = ()  # rows left out on purpose (totals rows): no invoice, and no error
 
     @classmethod
     def offline(cls, validation: Validation) -> ImportReport:
         """The report of the offline stages alone (the ``validate`` command)."""
         totals = {i.number: i.total for i in validation.invoices if i.total is not None}
-        return cls(validation.table, validation.invoices, validation.errors, {}, totals, validation.notes)
+        return cls(
+            validation.table,
+            validation.invoices,
+            validation.errors,
+            {},
+            totals,
+            validation.notes,
+            validation.left_out,
+        )
 
     @functools.cached_property
     def _errors_by_row(self) -> dict[int | None, list[CellError]]:

@@ -260,6 +260,7 @@ def build_report(
         outcomes=dict(outcomes or {}),
         totals=totals,
         notes=validation.notes,
+        left_out=validation.left_out,
     )
 
 

@@ -43,6 +43,7 @@ from importer.results_layout import (
     SUMMARY_SHEET,
 )
 
+LEFT_OUT = "a totals row, not an invoice: not imported"
 TOTALLED_STATUSES: tuple[Status, ...] = (Status.CREATED, Status.SKIPPED, Status.PLANNED)
 
 AMOUNT_FORMAT = "#,##0.00"
@@ -530,9 +531,10 @@ def _line_count(invoice: Invoice) -> int:
 
 @dataclass(frozen=True)
 class RowFate:
-    """What happened to one input row: its invoice's status, CRM ID and the words for its error cell."""
+    """What happened to one input row: its invoice's status (None: a row left out on purpose, such as a
+    totals row), CRM ID and the words for its error cell."""
 
-    status: Status
+    status: Status | None
     crm_id: int | None
     error: str | None
 
@@ -564,8 +566,9 @@ def _write_rows_sheet(
         positions.setdefault(header, []).append(first + position)
     for index, row in enumerate(raw.row_numbers):
         fate = fates[row]
-        values = [row, fate.status.value, fate.crm_id, fate.error, *(column[index] for column in columns)]
-        looks = {status: STATUS_LOOKS[fate.status]}
+        shown = "" if fate.status is None else fate.status.value
+        values = [row, shown, fate.crm_id, fate.error, *(column[index] for column in columns)]
+        looks = {} if fate.status is None else {status: STATUS_LOOKS[fate.status]}
         lines = 1
         if fate.error:
             looks[error] = WRAPPED
@@ -619,6 +622,8 @@ def _row_fates(report: ImportReport, errors: ErrorIndex) -> dict[int, RowFate]:
         context = InvoiceContext.of(invoice, report)
         for row in invoice.rows:
             fates[row] = context.fate(row, errors)
+    for row in report.left_out:
+        fates[row] = RowFate(None, None, LEFT_OUT)
     for row in report.table.raw.row_numbers:
         if row not in fates:
             own = [errors.describe(error, with_row=False) for error in errors.by_row.get(row, ())]
@@ -692,6 +697,8 @@ def _summary_rows(report: ImportReport, run: RunInfo, errors: ErrorIndex) -> Ite
     yield "lines", counts["lines"], PLAIN
     yield "input rows", len(report.table.raw.row_numbers), PLAIN
     yield "rows of no invoice (invalid)", _orphan_row_count(report), PLAIN
+    if report.left_out:
+        yield "totals rows (not imported)", len(report.left_out), PLAIN
     yield "", None, PLAIN
     yield "Totals per currency: created, skipped and planned invoices (CRM total where known)", None, SECTION
     for currency, total in currency_totals(report).items():
@@ -728,7 +735,7 @@ def _run_rows(run: RunInfo) -> Iterator[tuple[str, Any, Look]]:
 
 
 def _orphan_row_count(report: ImportReport) -> int:
-    grouped = {row for invoice in report.invoices for row in invoice.rows}
+    grouped = {row for invoice in report.invoices for row in invoice.rows} | set(report.left_out)
     return sum(1 for row in report.table.raw.row_numbers if row not in grouped)
 
 

@@ -71,6 +71,7 @@ class ValidatedRows:
     columns: Mapping[str, Coded]
     errors: tuple[CellError, ...]
     notes: tuple[str, ...] = ()  # what the user should know that is no error (the header row, totals rows)
+    left_out: tuple[int, ...] = ()  # the totals rows, left out of the table
 
 
 def validate_table(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Validation:  # noqa: B008
@@ -84,7 +85,7 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
     Raises FormatUndecidedError when a column's decimal mark or date order cannot be decided, and
     MappingFileError when a [defaults] value of the mapping file cannot be read.
     """
-    table, notes = _without_totals_rows(table)
+    table, notes, left_out = _without_totals_rows(table)
     source = table.frame.reset_index(drop=True)
     rows = source["row"].astype(int)
     faults = _faults(table)
@@ -111,14 +112,16 @@ def check_rows(table: MappedTable, fmt: FormatOptions = FormatOptions()) -> Vali
         columns=typed,
         errors=tuple(errors),
         notes=(*table.raw.notes, *notes),
+        left_out=left_out,
     )
 
 
-def _without_totals_rows(table: MappedTable) -> tuple[MappedTable, tuple[str, ...]]:
-    """The table without its totals rows (not invoices: see :func:`totals_rows`), and a note naming them."""
+def _without_totals_rows(table: MappedTable) -> tuple[MappedTable, tuple[str, ...], tuple[int, ...]]:
+    """The table without its totals rows (not invoices: see :func:`totals_rows`), a note naming them, and
+    their row numbers."""
     totals = totals_rows(table)
     if not totals.any():
-        return table, ()
+        return table, (), ()
     keep = np.flatnonzero(~totals)
     numbers = table.frame["row"].to_numpy()[totals].tolist()
     position_of = {int(old): new for new, old in enumerate(keep.tolist())}
@@ -135,7 +138,7 @@ def _without_totals_rows(table: MappedTable) -> tuple[MappedTable, tuple[str, ..
     note = f"{where}: {label} {shown_rows}: a totals row, not an invoice; not imported."
     if len(numbers) > 1:
         note = f"{where}: {label} {shown_rows}: totals rows, not invoices; not imported."
-    return replace(table, raw=raw, frame=frame, coded=coded), (note,)
+    return replace(table, raw=raw, frame=frame, coded=coded), (note,), tuple(int(row) for row in numbers)
 
 
 def _codes_of(cells: pd.Series, coded: Coded | None) -> tuple[np.ndarray, list[Any]]:

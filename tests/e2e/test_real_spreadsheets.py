@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.e2e_helpers import TOKEN, Crm, invoices_sheet, invoke, sheet_rows
 
@@ -100,6 +101,11 @@ def test_title_rows_totals_rows_and_amounts_as_finance_writes_them(fresh_sandbox
     numbers = set(invoices_sheet(results))
     assert not any("total" in number.casefold() for number in numbers)
     assert not [line for line in result.stderr.splitlines() if "row 12," in line or "row 13," in line]
+    rows = {row["row"]: row for row in sheet_rows(results, "Rows")}  # kept in Rows, marked, not invalid
+    for row in (12, 13):
+        assert not rows[row]["status"] and "totals row" in rows[row]["error"], rows[row]
+    summary = {row[0]: row[1] for row in load_workbook(results)["Summary"].iter_rows(values_only=True)}
+    assert summary["rows of no invoice (invalid)"] == 0 and summary["totals rows (not imported)"] == 2
     # 4: the reasons of the two refused amounts
     assert "row 9, Unit Price: The price cannot be negative" in result.stderr
     assert (
