@@ -53,6 +53,7 @@ class CellError:
     column: str | None = None
     value: str | None = None
     code: str = "invalid"
+    cell: str | None = None  # the workbook cell (``H2``) when the message is about the cell itself
 
     def __str__(self) -> str:
         where = []

@@ -152,12 +152,14 @@ def all_errors(report: ImportReport) -> list[CellError]:
 
 
 def describe_error(error: CellError, headers: Mapping[str, str], *, with_row: bool = True) -> str:
-    """'row N, Header: message', naming the column by its header in the user's file where it has one."""
+    """'row N, Header: message' (or 'row N, Header (H2): message' for a workbook cell), naming the column by
+    its header in the user's file where it has one."""
     where = []
     if with_row and error.row is not None:
         where.append(f"row {error.row}")
     if error.column is not None:
-        where.append(headers.get(error.column, error.column))
+        header = headers.get(error.column, error.column)
+        where.append(f"{header} ({error.cell})" if error.cell else header)
     return f"{', '.join(where)}: {error.message}" if where else error.message
 
 

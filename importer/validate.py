@@ -219,16 +219,14 @@ def _fault_errors(faults: Mapping[str, Mapping[int, CellFault]], rows: pd.Series
         for position, fault in cells.items():
             if fault.no_result:
                 text = (
-                    f"the cell {fault.cell} holds the formula {fault.text} with no saved result: open the "
-                    "file in Excel or LibreOffice and save it, or paste values."
+                    f"the cell holds the formula {fault.text} with no saved result: open the file in Excel "
+                    "or LibreOffice and save it, or paste values."
                 )
                 code = NO_SAVED_RESULT
             else:
-                text = (
-                    f"the cell {fault.cell} shows the error {fault.text}; fix the formula or type the value."
-                )
+                text = f"the cell shows the error {fault.text}; fix the formula or type the value."
                 code = CELL_ERROR
-            errors.append(CellError(text, int(row_numbers[position]), name, fault.text, code))
+            errors.append(CellError(text, int(row_numbers[position]), name, fault.text, code, fault.cell))
     return errors
 
 

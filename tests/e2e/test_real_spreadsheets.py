@@ -67,7 +67,9 @@ def test_error_values_saved_by_libreoffice_make_their_rows_invalid(
 ) -> None:
     result, results = run_fixture(fresh_sandbox.url, tmp_path, name)
     check_against_expected(fresh_sandbox.url, name, result, results)
-    assert "cell H2 shows the error #N/A; fix the formula or type the value" in result.stderr
+    assert "row 2, Unit Price (H2): the cell shows the error #N/A; fix the formula or type the value" in (
+        result.stderr
+    )
     rows = {row["row"]: row for row in sheet_rows(results, "Rows")}
     assert rows[2]["Unit Price"] == "#N/A"  # the evidence is kept, as text
     assert rows[3]["Discount %"] == "#DIV/0!"
@@ -78,7 +80,8 @@ def test_formulas_without_saved_results_make_their_rows_invalid(fresh_sandbox, t
     result, results = run_fixture(fresh_sandbox.url, tmp_path, "uncached.xlsx")
     check_against_expected(fresh_sandbox.url, "uncached.xlsx", result, results)
     assert (
-        "cell H2 holds the formula =L2*M2 with no saved result: open the file in Excel or LibreOffice and "
+        "row 2, Unit Price (H2): the cell holds the formula =L2*M2 with no saved result: open the file in "
+        "Excel or LibreOffice and "
         "save it, or paste values." in result.stderr
     )
     rows = {row["row"]: row for row in sheet_rows(results, "Rows")}
