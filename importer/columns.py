@@ -503,18 +503,18 @@ TOTALS_WORDS = re.compile(
 )
 
 
+_TOTALS_LABEL = re.compile(rf"(?:{TOTALS_WORDS.pattern})(?:\b[\s\w.:()/-]*)?", re.IGNORECASE)
+
+
 def says_total(value: object) -> bool:
     """Whether a cell reads as the label of a totals row: ``Total``, ``Sub-total:``, ``Summe EUR``,
     ``Итого`` ... (the word first, no digit anywhere)."""
     if not isinstance(value, str):
         return False
     text = value.strip()
-    if not text or any(char.isdigit() for char in text):
+    if TOTALS_WORDS.match(text) is None:  # most cells (invoice numbers) stop here
         return False
-    return (
-        TOTALS_WORDS.match(text) is not None
-        and re.fullmatch(rf"(?:{TOTALS_WORDS.pattern})(?:\b[\s\w.:()/-]*)?", text, re.IGNORECASE) is not None
-    )
+    return _TOTALS_LABEL.fullmatch(text) is not None and not any(char.isdigit() for char in text)
 
 
 # The column whose value groups rows into invoices (Invoice.number).

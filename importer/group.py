@@ -91,7 +91,11 @@ def _errors_by_invoice(
     """The errors of each invoice's rows, in the order given."""
     found: list[list[CellError]] = [[] for _ in bounds]
     if errors:
-        invoice_of = {row: index for index, (start, end) in enumerate(bounds) for row in row_list[start:end]}
+        rows = np.asarray(row_list, dtype=np.int64)
+        invoice_index = np.repeat(np.arange(len(bounds)), [end - start for start, end in bounds])
+        wanted = np.fromiter({error.row for error in errors if error.row is not None}, dtype=np.int64)
+        hit = np.isin(rows, wanted)  # only the rows with errors are looked up
+        invoice_of = dict(zip(rows[hit].tolist(), invoice_index[hit].tolist(), strict=True))
         for error in errors:
             index = invoice_of.get(error.row) if error.row is not None else None
             if index is not None:

@@ -69,6 +69,8 @@ class JournalEntry:
 def number_key(number: str) -> str:
     """How the CRM compares invoice numbers (a count query under MySQL's ``utf8_general_ci``): ignoring case,
     trailing spaces and accents, so ``INV-É1``, ``inv-e1`` and ``INV-E1 `` are one number."""
+    if number.isascii():  # nothing to decompose: the same key, without the per-character walk
+        return number.rstrip(" ").lower()
     decomposed = unicodedata.normalize("NFKD", number.rstrip(" "))
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     return bare.replace("ß", "s").replace("ẞ", "s").casefold()
