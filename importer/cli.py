@@ -204,6 +204,12 @@ def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--journal", type=click.Path(path_type=Path), help="Import journal (default: one per CRM URL).")
 @click.option("--dry-run", is_flag=True, help="Check everything against the CRM and plan, but post nothing.")
 @click.option(
+    "--update",
+    is_flag=True,
+    help="Update in place the invoices this import created earlier whose rows changed, while they are "
+    "still Draft in the CRM and unchanged there.",
+)
+@click.option(
     "--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight."
 )
 @click.option(
@@ -246,6 +252,7 @@ def run(
     results: Path | None,
     journal: Path | None,
     dry_run: bool,
+    update: bool,
     concurrency: int,
     rate: tuple[int, float],
     retries: int,
@@ -256,15 +263,17 @@ def run(
     ca_bundle: Path | None,
     debug: bool,
 ) -> None:
-    """Validate FILE, resolve it against the CRM, create its invoices, and write the results workbook.
+    """Validate FILE, resolve it against the CRM, create its invoices, bring each to the status of its
+    `status` column (Draft, Sent, Paid, Rejected), and write the results workbook.
 
     \b
     Examples:
       invoice-import run invoices.xlsx --sandbox --yes
       invoice-import run invoices.xlsx --url https://portal.example.com --dry-run
       ONLYOFFICE_TOKEN=... invoice-import run march.csv --url https://portal.example.com --yes --json
-    Exit codes: 0 all created or skipped; 1 some invalid, exists, failed or pending;
-    2 bad input or usage; 3 the CRM could not be used; 130 interrupted.
+      invoice-import run march.xlsx --url https://portal.example.com --update   (after fixing a quantity)
+    Exit codes: 0 all created, updated or skipped; 1 some invalid, exists, changed, incomplete, failed or
+    pending; 2 bad input or usage; 3 the CRM could not be used; 130 interrupted.
     """
     from importer.pipeline import Connection, RunOptions, Source, run_command
 
@@ -286,6 +295,7 @@ def run(
         results=results,
         journal=journal,
         dry_run=dry_run,
+        update=update,
     )
     try:
         report = run_command(

@@ -30,10 +30,10 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from importer.columns import BY_NAME, INVOICE_KEY, Kind, normalize_header
+from importer.columns import BY_NAME, INVOICE_KEY, Kind
 from importer.errors import ResultsPathError
 from importer.files import save_atomically
-from importer.models import CellError, ImportReport, Invoice, RunInfo, Status
+from importer.models import CellError, ImportReport, Invoice, Outcome, RunInfo, Status
 from importer.results_layout import (
     INVOICE_COLUMNS,
     INVOICE_HEADERS,
@@ -41,9 +41,16 @@ from importer.results_layout import (
     RESULT_COLUMNS,
     ROWS_SHEET,
     SUMMARY_SHEET,
+    result_positions,
 )
 
-TOTALLED_STATUSES: tuple[Status, ...] = (Status.CREATED, Status.SKIPPED, Status.PLANNED)
+TOTALLED_STATUSES: tuple[Status, ...] = (
+    Status.CREATED,
+    Status.SKIPPED,
+    Status.PLANNED,
+    Status.UPDATED,
+    Status.INCOMPLETE,
+)
 
 AMOUNT_FORMAT = "#,##0.00"
 MAX_CELL_TEXT = 32_767  # Excel's limit for one cell
@@ -75,6 +82,8 @@ STATUS_FILLS: dict[Status, str] = {
     Status.PENDING: "D9D9D9",  # grey
     Status.PLANNED: "DDEBF7",  # blue
     Status.CHANGED: "FFE699",  # amber
+    Status.UPDATED: "A9D08E",  # deeper green
+    Status.INCOMPLETE: "FFD966",  # yellow: a re-run completes it
 }
 # The number format of a date or time value without a format of its own (as openpyxl gives them).
 TIME_FORMATS: dict[type, str] = {
@@ -369,12 +378,9 @@ def _write_workbook(path: Path, report: ImportReport, run: RunInfo) -> None:
 
 def _input_headers(report: ImportReport) -> list[tuple[int, str]]:
     """(position in the raw frame, header text) of the input columns, without stale result columns."""
-    result_keys = {normalize_header(name) for name in RESULT_COLUMNS}
-    return [
-        (position, str(header))
-        for position, header in enumerate(report.table.raw.frame.columns)
-        if normalize_header(str(header)) not in result_keys
-    ]
+    headers = [str(header) for header in report.table.raw.frame.columns]
+    stale = result_positions(headers)
+    return [(position, header) for position, header in enumerate(headers) if position not in stale]
 
 
 def _header_row(sheet: _Sheet, headers: Sequence[str], comments: Mapping[str, list[str]]) -> None:
@@ -508,6 +514,7 @@ def _invoice_record(invoice: Invoice, report: ImportReport, errors: ErrorIndex) 
         invoice.number,
         report.status(invoice).value,
         outcome.crm_id if outcome is not None else None,
+        _crm_status(outcome),
         _line_count(invoice),
         report.total(invoice),
         outcome.crm_total if outcome is not None else None,
@@ -515,6 +522,11 @@ def _invoice_record(invoice: Invoice, report: ImportReport, errors: ErrorIndex) 
         invoice.source_rows,
         join_messages(problems) or None,
     ]
+
+
+def _crm_status(outcome: Outcome | None) -> str | None:
+    """The status the CRM has the invoice at, in words (``Paid``), where known."""
+    return outcome.crm_status.title if outcome is not None and outcome.crm_status is not None else None
 
 
 def _in_row_order(errors: Iterable[CellError]) -> list[CellError]:
@@ -535,14 +547,16 @@ class RowFate:
     status: Status
     crm_id: int | None
     error: str | None
+    crm_status: str | None = None
 
 
 def _write_rows_sheet(
     sheet: _Sheet, report: ImportReport, input_headers: list[tuple[int, str]], errors: ErrorIndex
 ) -> None:
-    """The result columns (row, status, crm_id, error) first, then the input columns as read, the panes
-    frozen on the invoice number; a number column's valid cells as numbers (amounts with two decimals),
-    whatever the input wrote (``1.234,50``, ``$19.99``), every other cell as read."""
+    """The result columns (row, import_status, crm_id, crm_status, import_error) first, then the input
+    columns as read, the panes frozen on the invoice number; a number column's valid cells as numbers
+    (amounts with two decimals), whatever the input wrote (``1.234,50``, ``$19.99``), every other cell
+    as read."""
     raw = report.table.raw
     headers = [header for _, header in input_headers]
     columns = [raw.frame.iloc[:, position].tolist() for position, _ in input_headers]
@@ -550,7 +564,7 @@ def _write_rows_sheet(
     sample = [[fates[row].error for row in raw.row_numbers[:WIDTH_SAMPLE_ROWS]]]
     first = len(RESULT_COLUMNS)  # the first input column
     numbers = _typed_numbers(report, headers)  # input column index -> (row -> number, look)
-    widths = [8.0, 10.0, 10.0, min(estimate_widths(["error"], sample)[0], ERROR_WIDTH)]
+    widths = [8.0, 13.0, 10.0, 11.0, min(estimate_widths(["import_error"], sample)[0], ERROR_WIDTH)]
     widths += estimate_widths(headers, columns)
     for position in numbers:
         widths[first + position] = max(widths[first + position], 12.0)
@@ -558,13 +572,20 @@ def _write_rows_sheet(
     frozen = first + (headers.index(number_header) + 1 if number_header in headers else 0)
     sheet.table(widths, len(raw.row_numbers), frozen_columns=frozen)
     _header_row(sheet, [*RESULT_COLUMNS, *headers], errors.column_messages())
-    status, error = RESULT_COLUMNS.index("status"), RESULT_COLUMNS.index("error")
+    status, error = RESULT_COLUMNS.index("import_status"), RESULT_COLUMNS.index("import_error")
     positions: dict[str, list[int]] = {}  # header -> its columns in the sheet (a header may repeat)
     for position, header in enumerate(headers):
         positions.setdefault(header, []).append(first + position)
     for index, row in enumerate(raw.row_numbers):
         fate = fates[row]
-        values = [row, fate.status.value, fate.crm_id, fate.error, *(column[index] for column in columns)]
+        values = [
+            row,
+            fate.status.value,
+            fate.crm_id,
+            fate.crm_status,
+            fate.error,
+            *(column[index] for column in columns),
+        ]
         looks = {status: STATUS_LOOKS[fate.status]}
         lines = 1
         if fate.error:
@@ -634,6 +655,7 @@ class InvoiceContext:
     crm_id: int | None
     error_rows: tuple[int, ...]  # sorted rows with errors
     note: str  # the outcome's message
+    crm_status: str | None = None
 
     @classmethod
     def of(cls, invoice: Invoice, report: ImportReport) -> InvoiceContext:
@@ -643,6 +665,7 @@ class InvoiceContext:
             crm_id=outcome.crm_id if outcome is not None else None,
             error_rows=tuple(sorted({e.row for e in report.errors_of(invoice) if e.row is not None})),
             note=outcome.message if outcome is not None else "",
+            crm_status=_crm_status(outcome),
         )
 
     def fate(self, row: int, errors: ErrorIndex) -> RowFate:
@@ -652,7 +675,7 @@ class InvoiceContext:
         if others:
             parts.append(f"the invoice has errors on row {others}")
         parts.append(self.note)
-        return RowFate(self.status, self.crm_id, join_messages(parts) or None)
+        return RowFate(self.status, self.crm_id, join_messages(parts) or None, self.crm_status)
 
     def _other_error_rows(self, row: int) -> str:
         """The invoice's other rows in error, the first few listed (bounded work per row)."""
