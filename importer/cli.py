@@ -172,6 +172,7 @@ def main() -> None:
       invoice-import template invoices.xlsx
       invoice-import validate invoices.xlsx
       invoice-import run invoices.xlsx --sandbox --yes
+    After a run: `history` lists the runs, `undo RUN_ID` deletes what one created.
     """
 
 
@@ -350,6 +351,197 @@ def validate(
         _fail(exc, debug)
     _print_report(report, as_json)
     sys.exit(report.exit_code)
+
+
+def crm_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options naming the CRM and its journal (as ``run`` has them)."""
+    for option in reversed(
+        (
+            click.option(
+                "--url",
+                envvar="ONLYOFFICE_URL",
+                show_envvar=True,
+                help="The portal, e.g. https://portal.example.com",
+            ),
+            click.option(
+                "--token",
+                envvar="ONLYOFFICE_TOKEN",
+                show_envvar=True,
+                help="API token sent as Authorization.",
+            ),
+            click.option(
+                "--user",
+                envvar="ONLYOFFICE_USER",
+                show_envvar=True,
+                help="Log in with this user instead of a token.",
+            ),
+            click.option(
+                "--password", envvar="ONLYOFFICE_PASSWORD", show_envvar=True, help="Password for --user."
+            ),
+            click.option(
+                "--journal",
+                type=click.Path(path_type=Path),
+                help="Import journal (default: one per CRM URL).",
+            ),
+            click.option(
+                "--allow-http", is_flag=True, help="Permit plain http:// to a host other than loopback."
+            ),
+            click.option(
+                "--ca-bundle",
+                type=click.Path(path_type=Path, exists=True),
+                envvar="ONLYOFFICE_CA_BUNDLE",
+                show_envvar=True,
+                help="CA certificates for a portal with a private CA.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+@main.command()
+@crm_options
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list on stdout.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def history(
+    url: str | None,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    journal: Path | None,
+    allow_http: bool,
+    ca_bundle: Path | None,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """The runs the journal knows for a CRM, newest first: run ID, start, file name and SHA-256, user, and
+    how many invoices ended in each status. Reads the journal only (nothing is sent to the CRM).
+
+    \b
+    Examples:
+      invoice-import history --url https://portal.example.com
+      invoice-import history --url https://portal.example.com --json
+    """
+    from importer.lifecycle import history as runs_of
+    from importer.lifecycle import render_history, run_as_json
+    from importer.pipeline import Connection
+
+    try:
+        runs = runs_of(Connection(url=url), journal)
+    except Exception as exc:
+        _fail(exc, debug)
+    if as_json:
+        click.echo(json.dumps([run_as_json(run) for run in runs]))
+    else:
+        click.echo(render_history(runs))
+
+
+@main.command()
+@click.argument("run_id", required=False)
+@click.option(
+    "--file",
+    "source",
+    type=click.Path(path_type=Path),
+    help="Undo every run of this file (matched by its SHA-256 or its name) instead of one RUN_ID.",
+)
+@crm_options
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="Results workbook (default: undo-<RUN_ID>.results.xlsx, beside --file or here).",
+)
+@click.option("--dry-run", is_flag=True, help="Check each invoice in the CRM and plan, but delete nothing.")
+@click.option("--force", is_flag=True, help="Delete also the invoices changed in the CRM since the import.")
+@click.option("--yes", is_flag=True, help="Delete without asking for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and request logs (secrets redacted).")
+def undo(
+    run_id: str | None,
+    source: Path | None,
+    url: str | None,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    journal: Path | None,
+    allow_http: bool,
+    ca_bundle: Path | None,
+    results: Path | None,
+    dry_run: bool,
+    force: bool,
+    yes: bool,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """Delete exactly the invoices that run RUN_ID created (see `invoice-import history`), through the
+    CRM's batch delete, after a plan and a confirmation; then check each is gone and write a results
+    workbook: deleted, kept (with the reason) or gone (someone had deleted it already). An invoice changed
+    in the CRM since (its status moved by someone else, its lines or total different) is kept unless
+    --force. Running the file again afterwards creates its invoices anew. Interrupted, run the same undo
+    again to finish it.
+
+    \b
+    Examples:
+      invoice-import undo 20260601-101500-3fa2 --url https://portal.example.com --dry-run
+      invoice-import undo 20260601-101500-3fa2 --url https://portal.example.com --yes
+      invoice-import undo --file march.xlsx --url https://portal.example.com
+    Exit codes: 0 every invoice deleted (or already gone); 1 some kept or pending; 2 usage;
+    3 the CRM could not be used; 130 interrupted.
+    """
+    from importer.lifecycle import UndoOptions, undo_command
+    from importer.pipeline import Connection
+
+    if run_id is None and source is None:
+        _fail(UsageError("Say what to undo: a RUN_ID (see invoice-import history) or --file FILE."), debug)
+    options = UndoOptions(
+        connection=Connection(
+            url=url, token=token, user=user, password=password, allow_http=allow_http, ca_bundle=ca_bundle
+        ),
+        run_id=run_id,
+        file=source,
+        journal=journal,
+        results=results,
+        dry_run=dry_run,
+        force=force,
+    )
+    try:
+        result = undo_command(options, confirm=_confirm_undo(yes), log=_debug_log(debug), user=user)
+    except KeyboardInterrupt:
+        click.echo("Interrupted before anything was deleted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        _fail(exc, debug)
+    if result.plan is not None and dry_run:
+        click.echo(result.plan.render(), err=True)
+    for note in result.notes:
+        click.echo(note, err=True)
+    if result.crm_error is not None:
+        click.echo(f"error: {result.crm_error}", err=True)
+    counts = result.report.counts()
+    shown = ", ".join(f"{counts[k]} {k}" for k in counts if counts[k] and k != "invoices")
+    click.echo(
+        f"{counts['invoices']} invoices of run {', '.join(result.report.run_ids)}: {shown or 'none'}.",
+        err=True,
+    )
+    if result.interrupted:
+        click.echo("Interrupted: run the same undo again to finish.", err=True)
+    if result.results_path is not None:
+        click.echo(f"Results workbook: {result.results_path}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.summary()))
+    sys.exit(result.exit_code)
+
+
+def _confirm_undo(yes: bool) -> Callable[[Any], bool]:
+    def confirm(plan: Any) -> bool:
+        click.echo(plan.render(), err=True)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            click.echo("Nothing deleted: this is not an interactive terminal; add --yes to delete.", err=True)
+            return False
+        return click.confirm("Delete these invoices?", default=False, err=True)
+
+    return confirm
 
 
 @main.command()

@@ -171,7 +171,9 @@ def default_journal_path(crm_url: str) -> Path:
 class Journal:
     """The journal of one CRM, locked for this run. Use :meth:`open`, then as a context manager."""
 
-    def __init__(self, path: Path, crm_url: str, connection: sqlite3.Connection, lock: IO[bytes]) -> None:
+    def __init__(
+        self, path: Path, crm_url: str, connection: sqlite3.Connection, lock: IO[bytes] | None
+    ) -> None:
         self.path = path
         self.crm_url = normalize_url(crm_url)
         self._db = connection
@@ -199,7 +201,8 @@ class Journal:
         try:
             self._db.close()
         finally:
-            self._lock.close()  # closing the file releases the lock
+            if self._lock is not None:
+                self._lock.close()  # closing the file releases the lock
 
     def __enter__(self) -> Journal:
         return self
@@ -406,6 +409,28 @@ class Journal:
             )
 
 
+def read_runs(path: Path, crm_url: str) -> list[RunRecord]:
+    """The runs a journal records for a CRM, newest first, read without taking the run lock (a run may be
+    going on) and without changing the file; [] when it has none, or no journal is there."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"the journal {path} cannot be read ({exc})") from exc
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "runs" not in tables:
+            return []
+        reader = Journal(path, crm_url, connection, lock=None)
+        return reader.runs()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"the journal {path} cannot be read ({exc})") from exc
+    finally:
+        connection.close()
+
+
 def _migrate(connection: sqlite3.Connection) -> None:
     """Add the columns of :data:`ADDED_COLUMNS` that an older journal lacks (the runs table is created with
     the schema); the added columns are empty for the entries already there."""
@@ -508,4 +533,5 @@ __all__ = [
     "RunRecord",
     "default_journal_path",
     "number_key",
+    "read_runs",
 ]

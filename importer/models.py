@@ -497,3 +497,47 @@ class RunInfo:
     ended: datetime | None = None
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class UndoStatus(StrEnum):
+    """What ``invoice-import undo`` did with one invoice a run created."""
+
+    DELETED = "deleted"  # deleted through the batch delete, and checked gone
+    KEPT = "kept"  # not deleted: the reason says why (changed in the CRM since, not yours to delete ...)
+    GONE = "gone"  # already deleted in the CRM by someone else
+    PLANNED = "planned"  # --dry-run: would be deleted
+    PENDING = "pending"  # not attempted (the plan not confirmed, interrupted, the CRM unusable)
+
+
+@dataclass(frozen=True)
+class UndoItem:
+    """One invoice of an undo: the number, the CRM ID and the run that created it, and what happened."""
+
+    number: str
+    crm_id: int | None
+    run_id: str | None
+    status: UndoStatus
+    reason: str = ""
+    crm_status: CrmStatus | None = None
+    crm_total: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class UndoReport:
+    """What the undo results workbook shows: every invoice of the runs undone, and the run itself."""
+
+    crm_url: str
+    run_ids: tuple[str, ...]
+    items: tuple[UndoItem, ...]
+    started: datetime
+    version: str
+    ended: datetime | None = None
+    dry_run: bool = False
+    undo_run_id: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in UndoStatus}
+        for item in self.items:
+            counts[item.status.value] += 1
+        counts["invoices"] = len(self.items)
+        return counts

@@ -428,6 +428,25 @@ class Online:
     notes: tuple[str, ...] = ()
 
 
+def make_client(
+    conn: Connection, crm_url: str, token: str | None, log: Callable[[str], None] | None = None
+) -> CrmClient:
+    """The CRM client of a command, as its connection options say."""
+    return CrmClient(
+        crm_url,
+        token=token,
+        user=conn.user,
+        password=conn.password,
+        concurrency=conn.concurrency,
+        rate=conn.rate,
+        retry=RetryPolicy(attempts=conn.retries),
+        timeout=conn.timeout,
+        verify=str(conn.ca_bundle) if conn.ca_bundle else True,
+        allow_http=conn.allow_http,
+        log=log,
+    )
+
+
 async def import_online(
     options: RunOptions,
     validation: Validation,
@@ -443,19 +462,7 @@ async def import_online(
     conn = options.connection
     stop = asyncio.Event()
     journal_path = options.journal or default_journal_path(crm_url)
-    client = CrmClient(
-        crm_url,
-        token=token,
-        user=conn.user,
-        password=conn.password,
-        concurrency=conn.concurrency,
-        rate=conn.rate,
-        retry=RetryPolicy(attempts=conn.retries),
-        timeout=conn.timeout,
-        verify=str(conn.ca_bundle) if conn.ca_bundle else True,
-        allow_http=conn.allow_http,
-        log=log,
-    )
+    client = make_client(conn, crm_url, token, log)
     resolution = Resolution(resolved={}, errors=())
     outcomes: dict[str, Outcome] = {}
     plan: Plan | None = None
@@ -502,12 +509,12 @@ async def import_online(
                     outcomes.update(with_status(plan.to_create, Status.PLANNED))
                 elif plan.has_work and not confirm(plan):
                     notes.append("Nothing was posted: the plan was not confirmed.")
-                elif plan.has_work:
+                else:  # recorded in the journal's runs (invoice-import history), even with nothing to do
                     journal.begin_run(
                         "run",
                         file_name=validation.table.raw.source.name,
                         sha256=validation.table.raw.sha256,
-                        user=conn.user or _os_user(),
+                        user=conn.user or os_user(),
                     )
                     crm_error = await _post_update_move(
                         plan, resolution, outcomes, client, journal, stop, progress
@@ -574,7 +581,8 @@ async def _post_update_move(
     return None
 
 
-def _os_user() -> str | None:
+def os_user() -> str | None:
+    """Who runs the command, as the operating system says (recorded with each run in the journal)."""
     try:
         return getpass.getuser()
     except (OSError, KeyError):

@@ -33,7 +33,16 @@ from xlsxwriter.worksheet import Worksheet
 from importer.columns import BY_NAME, INVOICE_KEY, Kind
 from importer.errors import ResultsPathError
 from importer.files import save_atomically
-from importer.models import CellError, ImportReport, Invoice, Outcome, RunInfo, Status
+from importer.models import (
+    CellError,
+    ImportReport,
+    Invoice,
+    Outcome,
+    RunInfo,
+    Status,
+    UndoReport,
+    UndoStatus,
+)
 from importer.results_layout import (
     INVOICE_COLUMNS,
     INVOICE_HEADERS,
@@ -84,6 +93,13 @@ STATUS_FILLS: dict[Status, str] = {
     Status.CHANGED: "FFE699",  # amber
     Status.UPDATED: "A9D08E",  # deeper green
     Status.INCOMPLETE: "FFD966",  # yellow: a re-run completes it
+}
+UNDO_FILLS: dict[UndoStatus, str] = {
+    UndoStatus.DELETED: "C6EFCE",  # green: done
+    UndoStatus.GONE: "E2EFDA",  # light green: someone else did it
+    UndoStatus.KEPT: "FFE699",  # amber: look at it
+    UndoStatus.PLANNED: "DDEBF7",  # blue
+    UndoStatus.PENDING: "D9D9D9",  # grey
 }
 # The number format of a date or time value without a format of its own (as openpyxl gives them).
 TIME_FORMATS: dict[type, str] = {
@@ -772,3 +788,83 @@ def _same_file(path: Path, source: Path) -> bool:
         return path.resolve() == Path(source).resolve()
     except OSError:
         return False
+
+
+# ---------------------------------------------------------------------------------------------- undo
+
+UNDO_COLUMNS: tuple[str, ...] = (
+    "Invoice number",
+    "Undo",
+    "CRM ID",
+    "CRM status",
+    "CRM total",
+    "Run",
+    "Reason",
+)
+
+
+def default_undo_path(run_ids: Sequence[str], folder: Path | None = None) -> Path:
+    """``undo-<run ID>.results.xlsx`` (the first run's, ``+N`` for more) in ``folder`` (default: here)."""
+    name = run_ids[0] if run_ids else "nothing"
+    more = f"+{len(run_ids) - 1}" if len(run_ids) > 1 else ""
+    return (folder or Path.cwd()) / f"undo-{name}{more}.results.xlsx"
+
+
+def write_undo_results(path: Path, report: UndoReport) -> Path:
+    """The results workbook of an undo, written atomically: an Invoices sheet (one row per invoice of the
+    runs undone: deleted, kept with the reason, gone, planned or pending) and a Summary sheet."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_atomically(path, lambda temporary: _write_undo_workbook(temporary, report))
+    return path
+
+
+def _write_undo_workbook(path: Path, report: UndoReport) -> None:
+    formats: dict[tuple[Any, ...], Format] = {}
+    looks = {status: Look(fill=fill) for status, fill in UNDO_FILLS.items()}
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as book:
+        sheet = _Sheet(book, INVOICES_SHEET, formats)
+        records = [
+            [
+                item.number,
+                item.status.value,
+                item.crm_id,
+                item.crm_status.title if item.crm_status is not None else None,
+                item.crm_total,
+                item.run_id,
+                item.reason or None,
+            ]
+            for item in report.items
+        ]
+        widths = estimate_widths(UNDO_COLUMNS, [[r[i] for r in records] for i in range(len(UNDO_COLUMNS))])
+        widths[-1] = min(widths[-1], ERROR_WIDTH)
+        sheet.table(widths, len(records), frozen_columns=1)
+        _header_row(sheet, UNDO_COLUMNS, {})
+        for item, record in zip(report.items, records, strict=True):
+            row_looks = {1: looks[item.status], 4: AMOUNT}
+            if record[-1]:
+                row_looks[len(record) - 1] = WRAPPED
+            sheet.append(record, row_looks, wrapped_lines(item.reason or None, widths[-1]))
+        summary = _Sheet(book, SUMMARY_SHEET, formats)
+        summary.widths([30, 16, 60])
+        counts = report.counts()
+        summary.append(["Invoices by result"], {0: SECTION})
+        for status in UndoStatus:
+            summary.append(
+                [status.value, counts[status.value]], {0: looks[status], 1: replace(PLAIN, left=True)}
+            )
+        summary.append(["invoices", counts["invoices"]], {1: replace(PLAIN, left=True)})
+        summary.append([""])
+        summary.append(["Undo", None], {0: SECTION})
+        rows: list[tuple[str, Any]] = [
+            ("runs undone", ", ".join(report.run_ids)),
+            ("undo run ID", report.undo_run_id or "(none: nothing was deleted)"),
+            ("CRM URL", report.crm_url),
+            ("invoice-import version", report.version),
+            ("started", _moment(report.started)),
+            ("ended", _moment(report.ended) if report.ended else "(not finished)"),
+            ("duration", _duration(report.started, report.ended)),
+            ("dry run", "yes" if report.dry_run else "no"),
+        ]
+        for label, value in rows:
+            summary.append([label, value], {1: replace(PLAIN, left=True)})
