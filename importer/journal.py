@@ -243,7 +243,7 @@ class Journal:
         """Every run recorded for this CRM, newest first."""
         rows = self._db.execute(
             "SELECT run_id, kind, started, ended, file_name, sha256, user, counts, undoes FROM runs "
-            "WHERE crm_url = ? ORDER BY started DESC, run_id DESC",
+            "WHERE crm_url = ? ORDER BY started DESC, rowid DESC",
             (self.crm_url,),
         ).fetchall()
         return [
@@ -284,7 +284,7 @@ class Journal:
                     run_id,
                     self.crm_url,
                     kind,
-                    moment.isoformat(timespec="seconds"),
+                    moment.isoformat(timespec="milliseconds"),
                     file_name,
                     sha256,
                     user,
