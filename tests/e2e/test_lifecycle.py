@@ -284,3 +284,40 @@ def test_undo_of_a_run_someone_partly_changed_in_between(server: SandboxServer, 
 def test_undo_names_an_unknown_run(server: SandboxServer, tmp_path: Path) -> None:
     result = invoke("undo", "20990101-000000-beef", *crm_args(server, tmp_path / "j.sqlite"), "--yes")
     assert result.exit_code == 2 and "No run 20990101-000000-beef" in result.stderr
+
+
+def test_undo_on_the_web_history_page_uses_the_same_library_function(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    import re
+
+    from importer.web.config import WebConfig
+    from importer.web.server import WebServer
+
+    journal = tmp_path / "journal.sqlite"
+    source = write_csv(tmp_path / "web.csv", [(f"W-{n}", "WID-001", "1", "Sent") for n in range(3)])
+    assert invoke("run", source, *crm_args(server, journal), "--yes").exit_code == 0
+    ids = {n: int(r["crm_id"]) for n, r in invoices_sheet(tmp_path / "web.csv.results.xlsx").items()}
+    put(server, "invoice/status/paid", {"invoiceids": [ids["W-0"]]})  # someone pays one meanwhile
+    (run,) = json.loads(invoke("history", *crm_args(server, journal), "--json").stdout)
+    config = WebConfig(port=0, url=server.url, token=TOKEN, data_dir=tmp_path / "data")
+    with (
+        WebServer(config, crm_url=server.url, token=TOKEN, journal=journal) as running,
+        httpx.Client(base_url=running.url, timeout=30) as web,
+    ):
+        history = web.get("/history")
+        assert history.status_code == 200 and f'href="/runs/{run["run_id"]}/undo"' in history.text
+        plan = web.get(f"/runs/{run['run_id']}/undo")
+        assert plan.status_code == 200 and 'data-planned="2"' in plan.text and 'data-kept="1"' in plan.text
+        assert "moved to Paid" in plan.text and len(Crm(server.url).numbers()) == 3  # nothing deleted yet
+        csrf = re.search(r'name="csrf" value="([^"]+)"', plan.text)
+        numbers = re.findall(r'name="number" value="([^"]+)"', plan.text)
+        assert csrf is not None and sorted(numbers) == ["W-1", "W-2"]
+        forged = web.post(f"/runs/{run['run_id']}/undo", data={"csrf": "nope", "number": numbers})
+        assert forged.status_code == 403 and len(Crm(server.url).numbers()) == 3
+        done = web.post(f"/runs/{run['run_id']}/undo", data={"csrf": csrf.group(1), "number": numbers})
+        assert done.status_code == 200 and 'data-deleted="2"' in done.text and 'data-kept="1"' in done.text
+        assert Crm(server.url).numbers() == ["W-0"]
+        workbook = web.get(f"/runs/{run['run_id']}/undo.xlsx")
+        assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+        assert web.get("/runs/..%2Fetc/undo").status_code == 404
