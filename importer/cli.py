@@ -59,23 +59,21 @@ def _print_errors(result: RunResult) -> None:
 
 
 def _print_changed(result: RunResult) -> None:
-    """The invoices this import created earlier whose rows now differ (first MAX_ERRORS_SHOWN)."""
+    """The invoices this import created earlier whose rows now differ, and those not yet at the status the
+    file asks for, each with what happened (first MAX_ERRORS_SHOWN)."""
     from importer.models import Status
 
     report = result.report
-    changed = [i for i in report.invoices if report.status(i) is Status.CHANGED]
+    shown = (Status.CHANGED, Status.INCOMPLETE)
+    listed = [i for i in report.invoices if report.status(i) in shown]
     source = report.table.raw.source.name
-    for invoice in changed[:MAX_ERRORS_SHOWN]:
+    for invoice in listed[:MAX_ERRORS_SHOWN]:
         outcome = report.outcomes[invoice.number]
         row = f"row {invoice.rows[0]}, " if invoice.rows else ""
-        click.echo(
-            f"{source}: {row}invoice {invoice.number}: changed: created earlier as CRM invoice "
-            f"{outcome.crm_id}, the file now differs; nothing posted (change it in the CRM)",
-            err=True,
-        )
-    if len(changed) > MAX_ERRORS_SHOWN:
-        more = len(changed) - MAX_ERRORS_SHOWN
-        click.echo(f"... and {more} more changed: see the results workbook.", err=True)
+        click.echo(f"{source}: {row}invoice {invoice.number}: {outcome.status}: {outcome.message}", err=True)
+    if len(listed) > MAX_ERRORS_SHOWN:
+        more = len(listed) - MAX_ERRORS_SHOWN
+        click.echo(f"... and {more} more changed or incomplete: see the results workbook.", err=True)
 
 
 def _print_report(report: RunResult, as_json: bool) -> None:
