@@ -271,6 +271,8 @@ def _changes(
     if status is not None and int(status) not in left:
         was = CrmStatus(min(left)).title if min(left) in CrmStatus._value2member_map_ else "?"
         reasons.append(f"its status was moved to {status.title} in the CRM since (this import left it {was})")
+    if entry.state is JournalState.UPDATING:  # an update of ours was interrupted: its lines are in flux
+        return "; ".join(reasons)
     signature = lines_signature(record.get("invoiceLines"))
     if entry.lines_sig is not None and signature is not None and signature != entry.lines_sig:
         reasons.append("its lines were changed in the CRM since the import")

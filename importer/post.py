@@ -290,7 +290,10 @@ async def _settle_existing(
     crm_id = int(record["id"])
     if entry is not None and entry.owned and entry.crm_id == crm_id:
         cost = await _known_cost(crm, record, cost_known)
-        outcome = _skipped(invoice, entry, crm_id, cost, status=CrmStatus.of(record))
+        status = CrmStatus.of(record)
+        if status is not None and entry.moving_to == int(status):  # a move of ours landed unrecorded
+            journal.mark_status(invoice.number, int(status))
+        outcome = _skipped(invoice, entry, crm_id, cost, status=status)
         track.move(S.CHANGED if outcome.status is Status.CHANGED else S.SKIPPED, outcome)
     elif entry is not None and entry.state is JournalState.POSTING:
         full = record if _is_full(record) else await _get_invoice(crm, crm_id)

@@ -663,3 +663,21 @@ def test_changed_stays_changed_when_the_crm_copy_is_not_a_draft_or_was_changed_t
         outcomes["UP-L"].status is Status.CHANGED and "changed in the CRM since" in outcomes["UP-L"].message
     )
     assert S.UPDATING not in paths.get("UP-N", ()) and S.UPDATING not in paths.get("UP-L", ())
+
+
+def test_a_move_that_landed_before_it_was_recorded_is_recorded_by_the_rerun(
+    fresh_sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    sent = _with_status("MV-L", CrmStatus.SENT)
+    first, _ = _lifecycle(fresh_sandbox, tmp_path, [sent], stop_moves=True)
+
+    def killed_after_the_move(journal: Journal) -> None:  # journal `moving_to` Sent, the move landed
+        journal.mark_moving("MV-L", int(CrmStatus.SENT))
+        _move(fresh_sandbox, first["MV-L"].crm_id or 0, "sent")
+
+    again, paths = _lifecycle(fresh_sandbox, tmp_path, [sent], before=killed_after_the_move)
+    assert again["MV-L"].status is Status.SKIPPED and again["MV-L"].crm_status is CrmStatus.SENT
+    assert "MV-L" not in paths  # nothing sent again
+    with Journal.open(tmp_path / "journal.sqlite", fresh_sandbox.url) as journal:
+        entry = journal.entry("MV-L")
+        assert entry is not None and (entry.crm_status, entry.moving_to) == (int(CrmStatus.SENT), None)
