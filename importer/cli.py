@@ -60,23 +60,21 @@ def _print_errors(result: RunResult) -> None:
 
 
 def _print_changed(result: RunResult) -> None:
-    """The invoices this import created earlier whose rows now differ (first MAX_ERRORS_SHOWN)."""
+    """The invoices this import created earlier whose rows now differ, and those not yet at the status the
+    file asks for, each with what happened (first MAX_ERRORS_SHOWN)."""
     from importer.models import Status
 
     report = result.report
-    changed = [i for i in report.invoices if report.status(i) is Status.CHANGED]
+    shown = (Status.CHANGED, Status.INCOMPLETE)
+    listed = [i for i in report.invoices if report.status(i) in shown]
     source = report.table.raw.source.name
-    for invoice in changed[:MAX_ERRORS_SHOWN]:
+    for invoice in listed[:MAX_ERRORS_SHOWN]:
         outcome = report.outcomes[invoice.number]
         row = f"row {invoice.rows[0]}, " if invoice.rows else ""
-        click.echo(
-            f"{source}: {row}invoice {invoice.number}: changed: created earlier as CRM invoice "
-            f"{outcome.crm_id}, the file now differs; nothing posted (change it in the CRM)",
-            err=True,
-        )
-    if len(changed) > MAX_ERRORS_SHOWN:
-        more = len(changed) - MAX_ERRORS_SHOWN
-        click.echo(f"... and {more} more changed: see the results workbook.", err=True)
+        click.echo(f"{source}: {row}invoice {invoice.number}: {outcome.status}: {outcome.message}", err=True)
+    if len(listed) > MAX_ERRORS_SHOWN:
+        more = len(listed) - MAX_ERRORS_SHOWN
+        click.echo(f"... and {more} more changed or incomplete: see the results workbook.", err=True)
 
 
 def _print_report(report: RunResult, as_json: bool) -> None:
@@ -173,6 +171,7 @@ def main() -> None:
       invoice-import template invoices.xlsx
       invoice-import validate invoices.xlsx
       invoice-import run invoices.xlsx --sandbox --yes
+    After a run: `history` lists the runs, `undo RUN_ID` deletes what one created.
     """
 
 
@@ -251,6 +250,12 @@ def _date_format(_ctx: click.Context, _param: click.Parameter, value: str | None
 @click.option("--journal", type=click.Path(path_type=Path), help="Import journal (default: one per CRM URL).")
 @click.option("--dry-run", is_flag=True, help="Check everything against the CRM and plan, but post nothing.")
 @click.option(
+    "--update",
+    is_flag=True,
+    help="Update in place the invoices this import created earlier whose rows changed, while they are "
+    "still Draft in the CRM and unchanged there.",
+)
+@click.option(
     "--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Requests in flight."
 )
 @click.option(
@@ -294,6 +299,7 @@ def run(
     results: Path | None,
     journal: Path | None,
     dry_run: bool,
+    update: bool,
     concurrency: int,
     rate: tuple[int, float],
     retries: int,
@@ -304,15 +310,17 @@ def run(
     ca_bundle: Path | None,
     debug: bool,
 ) -> None:
-    """Validate FILE, resolve it against the CRM, create its invoices, and write the results workbook.
+    """Validate FILE, resolve it against the CRM, create its invoices, bring each to the status of its
+    `status` column (Draft, Sent, Paid, Rejected), and write the results workbook.
 
     \b
     Examples:
       invoice-import run invoices.xlsx --sandbox --yes
       invoice-import run invoices.xlsx --url https://portal.example.com --dry-run
       ONLYOFFICE_TOKEN=... invoice-import run march.csv --url https://portal.example.com --yes --json
-    Exit codes: 0 all created or skipped; 1 some invalid, exists, failed or pending;
-    2 bad input or usage; 3 the CRM could not be used; 130 interrupted.
+      invoice-import run march.xlsx --url https://portal.example.com --update   (after fixing a quantity)
+    Exit codes: 0 all created, updated or skipped; 1 some invalid, exists, changed, incomplete, failed or
+    pending; 2 bad input or usage; 3 the CRM could not be used; 130 interrupted.
     """
     from importer.pipeline import Connection, RunOptions, Source, run_command
 
@@ -334,6 +342,7 @@ def run(
         results=results,
         journal=journal,
         dry_run=dry_run,
+        update=update,
     )
     try:
         report = run_command(
@@ -394,6 +403,197 @@ def validate(
         _fail(exc, debug)
     _print_report(report, as_json)
     sys.exit(report.exit_code)
+
+
+def crm_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options naming the CRM and its journal (as ``run`` has them)."""
+    for option in reversed(
+        (
+            click.option(
+                "--url",
+                envvar="ONLYOFFICE_URL",
+                show_envvar=True,
+                help="The portal, e.g. https://portal.example.com",
+            ),
+            click.option(
+                "--token",
+                envvar="ONLYOFFICE_TOKEN",
+                show_envvar=True,
+                help="API token sent as Authorization.",
+            ),
+            click.option(
+                "--user",
+                envvar="ONLYOFFICE_USER",
+                show_envvar=True,
+                help="Log in with this user instead of a token.",
+            ),
+            click.option(
+                "--password", envvar="ONLYOFFICE_PASSWORD", show_envvar=True, help="Password for --user."
+            ),
+            click.option(
+                "--journal",
+                type=click.Path(path_type=Path),
+                help="Import journal (default: one per CRM URL).",
+            ),
+            click.option(
+                "--allow-http", is_flag=True, help="Permit plain http:// to a host other than loopback."
+            ),
+            click.option(
+                "--ca-bundle",
+                type=click.Path(path_type=Path, exists=True),
+                envvar="ONLYOFFICE_CA_BUNDLE",
+                show_envvar=True,
+                help="CA certificates for a portal with a private CA.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
+
+
+@main.command()
+@crm_options
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list on stdout.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def history(
+    url: str | None,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    journal: Path | None,
+    allow_http: bool,
+    ca_bundle: Path | None,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """The runs the journal knows for a CRM, newest first: run ID, start, file name and SHA-256, user, and
+    how many invoices ended in each status. Reads the journal only (nothing is sent to the CRM).
+
+    \b
+    Examples:
+      invoice-import history --url https://portal.example.com
+      invoice-import history --url https://portal.example.com --json
+    """
+    from importer.lifecycle import history as runs_of
+    from importer.lifecycle import render_history, run_as_json
+    from importer.pipeline import Connection
+
+    try:
+        runs = runs_of(Connection(url=url), journal)
+    except Exception as exc:
+        _fail(exc, debug)
+    if as_json:
+        click.echo(json.dumps([run_as_json(run) for run in runs]))
+    else:
+        click.echo(render_history(runs))
+
+
+@main.command()
+@click.argument("run_id", required=False)
+@click.option(
+    "--file",
+    "source",
+    type=click.Path(path_type=Path),
+    help="Undo every run of this file (matched by its SHA-256 or its name) instead of one RUN_ID.",
+)
+@crm_options
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="Results workbook (default: undo-<RUN_ID>.results.xlsx, beside --file or here).",
+)
+@click.option("--dry-run", is_flag=True, help="Check each invoice in the CRM and plan, but delete nothing.")
+@click.option("--force", is_flag=True, help="Delete also the invoices changed in the CRM since the import.")
+@click.option("--yes", is_flag=True, help="Delete without asking for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary as the last line of stdout.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and request logs (secrets redacted).")
+def undo(
+    run_id: str | None,
+    source: Path | None,
+    url: str | None,
+    token: str | None,
+    user: str | None,
+    password: str | None,
+    journal: Path | None,
+    allow_http: bool,
+    ca_bundle: Path | None,
+    results: Path | None,
+    dry_run: bool,
+    force: bool,
+    yes: bool,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """Delete exactly the invoices that run RUN_ID created (see `invoice-import history`), through the
+    CRM's batch delete, after a plan and a confirmation; then check each is gone and write a results
+    workbook: deleted, kept (with the reason) or gone (someone had deleted it already). An invoice changed
+    in the CRM since (its status moved by someone else, its lines or total different) is kept unless
+    --force. Running the file again afterwards creates its invoices anew. Interrupted, run the same undo
+    again to finish it.
+
+    \b
+    Examples:
+      invoice-import undo 20260601-101500-3fa2 --url https://portal.example.com --dry-run
+      invoice-import undo 20260601-101500-3fa2 --url https://portal.example.com --yes
+      invoice-import undo --file march.xlsx --url https://portal.example.com
+    Exit codes: 0 every invoice deleted (or already gone); 1 some kept or pending; 2 usage;
+    3 the CRM could not be used; 130 interrupted.
+    """
+    from importer.lifecycle import UndoOptions, undo_command
+    from importer.pipeline import Connection
+
+    if run_id is None and source is None:
+        _fail(UsageError("Say what to undo: a RUN_ID (see invoice-import history) or --file FILE."), debug)
+    options = UndoOptions(
+        connection=Connection(
+            url=url, token=token, user=user, password=password, allow_http=allow_http, ca_bundle=ca_bundle
+        ),
+        run_id=run_id,
+        file=source,
+        journal=journal,
+        results=results,
+        dry_run=dry_run,
+        force=force,
+    )
+    try:
+        result = undo_command(options, confirm=_confirm_undo(yes), log=_debug_log(debug), user=user)
+    except KeyboardInterrupt:
+        click.echo("Interrupted before anything was deleted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        _fail(exc, debug)
+    if result.plan is not None and dry_run:
+        click.echo(result.plan.render(), err=True)
+    for note in result.notes:
+        click.echo(note, err=True)
+    if result.crm_error is not None:
+        click.echo(f"error: {result.crm_error}", err=True)
+    counts = result.report.counts()
+    shown = ", ".join(f"{counts[k]} {k}" for k in counts if counts[k] and k != "invoices")
+    click.echo(
+        f"{counts['invoices']} invoices of run {', '.join(result.report.run_ids)}: {shown or 'none'}.",
+        err=True,
+    )
+    if result.interrupted:
+        click.echo("Interrupted: run the same undo again to finish.", err=True)
+    if result.results_path is not None:
+        click.echo(f"Results workbook: {result.results_path}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.summary()))
+    sys.exit(result.exit_code)
+
+
+def _confirm_undo(yes: bool) -> Callable[[Any], bool]:
+    def confirm(plan: Any) -> bool:
+        click.echo(plan.render(), err=True)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            click.echo("Nothing deleted: this is not an interactive terminal; add --yes to delete.", err=True)
+            return False
+        return click.confirm("Delete these invoices?", default=False, err=True)
+
+    return confirm
 
 
 @main.command()

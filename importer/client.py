@@ -230,6 +230,10 @@ class CrmApi(Protocol):
 
     async def post(self, path: str, body: Mapping[str, Any]) -> Any: ...
 
+    async def put(self, path: str, body: Mapping[str, Any]) -> Any: ...
+
+    async def delete_many(self, path: str, body: Mapping[str, Any]) -> Any: ...
+
     async def backoff(self, retry: int, retry_after: float | None = None) -> None: ...
 
 
@@ -498,6 +502,19 @@ class CrmClient:
         status raises CrmRequestError.
         """
         envelope = await self._send_once("POST", API_PREFIX + path.lstrip("/"), None, body, all_5xx=True)
+        return envelope.get("response")
+
+    async def put(self, path: str, body: Mapping[str, Any]) -> Any:
+        """PUT ``/api/2.0/crm/<path>``, retried like a read: the caller sends only PUTs whose repetition
+        changes nothing more (an update sends every field again; a status move not allowed any more is not
+        made). CrmUnreachableError when no attempt was answered."""
+        envelope = await self._with_retries("PUT", API_PREFIX + path.lstrip("/"), None, body)
+        return envelope.get("response")
+
+    async def delete_many(self, path: str, body: Mapping[str, Any]) -> Any:
+        """DELETE ``/api/2.0/crm/<path>`` with a JSON body (the batch delete), retried like a read: deleting
+        what is already gone deletes nothing more."""
+        envelope = await self._with_retries("DELETE", API_PREFIX + path.lstrip("/"), None, body)
         return envelope.get("response")
 
     async def backoff(self, retry: int, retry_after: float | None = None) -> None:

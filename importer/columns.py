@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from importer.crm_constants import CURRENCIES, CURRENCY_CODES, LANGUAGE_BY_KEY, LANGUAGES, TEMPLATE_TYPES
-from importer.models import CellError
+from importer.models import CellError, CrmStatus
 
 
 class Kind(StrEnum):
@@ -200,6 +200,22 @@ _TEMPLATE_NUMBERS: dict[str, int] = {"0": 0, "1": 1}
 def _template_code(values: pd.Series) -> pd.Series:
     code = values.str.casefold().map(_TEMPLATE_CODES)
     return code.where(code.notna(), values)
+
+
+_STATUS_WORDS: dict[str, str] = {
+    "draft": "Draft",
+    "sent": "Sent",
+    "billed": "Sent",  # the portal's English title of Sent
+    "paid": "Paid",
+    "rejected": "Rejected",
+}
+STATUS_CHOICES: tuple[str, ...] = ("Draft", "Sent", "Paid", "Rejected")
+_STATUS_VALUES: dict[str, CrmStatus] = {title: CrmStatus[title.upper()] for title in STATUS_CHOICES}
+
+
+def _status_word(values: pd.Series) -> pd.Series:
+    word = values.str.strip().str.casefold().map(_STATUS_WORDS)
+    return word.where(word.notna(), values)
 
 
 # --------------------------------------------------------------------------------------------- the columns
@@ -480,6 +496,30 @@ COLUMNS: tuple[Column, ...] = (
         template=(Decimal("981.00"),),  # 100 x 7.70 less 25% = 577.50 +20% VAT; 2 x 120.00 +20% VAT
         cell_format=AMOUNT_FORMAT,
         crm_doc="(not sent: checked against the CRM's total)",
+    ),
+    Column(
+        "status",
+        Kind.TEXT,
+        Level.INVOICE,
+        aliases=("invoice status", "state"),
+        default="Draft",
+        normalize=_status_word,
+        to_value=_STATUS_VALUES.get,
+        checks=(
+            Check(
+                "status",
+                _one_of(STATUS_CHOICES),
+                "The status must be Draft, Sent (or Billed), Paid or Rejected (leave it blank for Draft).",
+            ),
+        ),
+        doc="The status the invoice ends at: Draft, Sent (Billed), Paid or Rejected. Blank: Draft. The "
+        "CRM creates every invoice as Draft; the importer then moves it along the CRM's allowed moves "
+        "(Draft → Sent → Paid, Sent → Rejected). Moving to Sent takes the lines' quantities off the stock "
+        "of items with inventory tracking.",
+        example="Paid",
+        template=("Draft",),
+        choices=STATUS_CHOICES,
+        crm_doc="(not sent with the invoice: reached after the create through PUT invoice/status)",
     ),
 )
 

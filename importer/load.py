@@ -33,7 +33,7 @@ import python_calamine
 from importer.columns import alias_index, normalize_header
 from importer.errors import InputFileError
 from importer.models import CellFault, Coded, FormatOptions, RawTable, objects
-from importer.results_layout import RESULT_COLUMNS, RESULTS_SHEETS, ROWS_SHEET
+from importer.results_layout import RESULTS_SHEETS, ROWS_SHEET, result_positions
 
 CSV_EXTENSIONS = (".csv", ".txt", ".tsv")
 WORKBOOK_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -49,7 +49,6 @@ CSV_DELIMITERS = (",", ";", "\t", "|")
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-_RESULT_KEYS = frozenset(normalize_header(name) for name in RESULT_COLUMNS)
 _CHUNK = 1024 * 1024
 DEFAULT_FORMAT = FormatOptions()  # frozen, so safe as a default
 
@@ -1286,14 +1285,15 @@ def _name_columns(
 
     named: list[tuple[Any, str]] = []
     seen: dict[str, tuple[Any, str]] = {}
-    for position, value in zip(positions, header, strict=True):
+    results = result_positions([_header_text(value) for value in header])
+    for index, (position, value) in enumerate(zip(positions, header, strict=True)):
+        if index in results:
+            continue
         text = _header_text(value)
         if text is None:
             if not has_data(position):
                 continue
             text = f"column {column_letter(int(position) + 1)}"
-        if normalize_header(text) in _RESULT_KEYS:
-            continue
         key = text.casefold()
         if key in seen:
             first = column_letter(int(seen[key][0]) + 1)

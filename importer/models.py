@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,67 @@ class Status(StrEnum):
     PENDING = "pending"  # not attempted (interrupted, plan not confirmed)
     PLANNED = "planned"  # dry run: would be created
     CHANGED = "changed"  # created by an earlier run of this import, but the file now differs; nothing posted
+    UPDATED = "updated"  # --update: the earlier invoice was updated in place to match the file
+    INCOMPLETE = "incomplete"  # created, but not yet at the status the file asks for; a re-run completes it
+
+
+class CrmStatus(IntEnum):
+    """An invoice's status in the CRM, by the ID the API uses (its titles are translated: match on the ID)."""
+
+    DRAFT = 1
+    SENT = 2  # "Billed" in the portal's English
+    REJECTED = 3
+    PAID = 4
+    ARCHIVED = 5
+
+    @property
+    def title(self) -> str:
+        """The name a finance user reads (the status column's spelling)."""
+        return "Archived" if self is CrmStatus.ARCHIVED else self.name.capitalize()
+
+    @property
+    def word(self) -> str:
+        """The name ``PUT invoice/status/{status}`` takes."""
+        return self.name.lower()
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any] | None) -> CrmStatus | None:
+        """The status of a CRM invoice record (``{"status": {"id": 4, ...}}``), or None if it has none."""
+        status = record.get("status") if record is not None else None
+        value = status.get("id") if isinstance(status, dict) else status
+        if isinstance(value, int) and not isinstance(value, bool) and value in cls._value2member_map_:
+            return cls(value)
+        return None
+
+
+# The moves the CRM makes (PUT invoice/status/{status}); any other is silently not made.
+ALLOWED_MOVES: frozenset[tuple[CrmStatus, CrmStatus]] = frozenset(
+    {
+        (CrmStatus.DRAFT, CrmStatus.SENT),
+        (CrmStatus.SENT, CrmStatus.PAID),
+        (CrmStatus.SENT, CrmStatus.REJECTED),
+        (CrmStatus.REJECTED, CrmStatus.DRAFT),
+        (CrmStatus.PAID, CrmStatus.SENT),
+    }
+)
+# The way from Draft (where every create starts) to each status an import may ask for.
+PATH_FROM_DRAFT: Mapping[CrmStatus, tuple[CrmStatus, ...]] = {
+    CrmStatus.DRAFT: (),
+    CrmStatus.SENT: (CrmStatus.SENT,),
+    CrmStatus.PAID: (CrmStatus.SENT, CrmStatus.PAID),
+    CrmStatus.REJECTED: (CrmStatus.SENT, CrmStatus.REJECTED),
+}
+
+
+def moves_left(current: CrmStatus, target: CrmStatus) -> tuple[CrmStatus, ...] | None:
+    """The moves still to make from ``current`` to ``target`` along the way from Draft; () when there;
+    None when ``current`` is not on that way (someone moved it elsewhere: the import does not chase it)."""
+    if current is target:
+        return ()
+    way = (CrmStatus.DRAFT, *PATH_FROM_DRAFT.get(target, ()))
+    if current not in way or target not in PATH_FROM_DRAFT:
+        return None
+    return way[way.index(current) + 1 :]
 
 
 @dataclass(frozen=True)
@@ -308,6 +369,12 @@ class Invoice:
         return self.values.get("invoice_total")
 
     @property
+    def target_status(self) -> CrmStatus:
+        """The status the file asks for (the ``status`` column; Draft where blank)."""
+        value = self.values.get("status")
+        return CrmStatus(value) if value is not None else CrmStatus.DRAFT
+
+    @property
     def source_rows(self) -> str:
         """Row span for the workbook, e.g. '2-4' or '2, 5, 7' when not contiguous."""
         if not self.rows:
@@ -390,6 +457,7 @@ class Outcome:
     crm_id: int | None = None
     crm_total: Decimal | None = None
     message: str = ""  # for failed/exists/skipped/pending: what happened, in words
+    crm_status: CrmStatus | None = None  # the status the CRM has it at, where known
 
 
 @dataclass(frozen=True)
@@ -460,3 +528,47 @@ class RunInfo:
     ended: datetime | None = None
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class UndoStatus(StrEnum):
+    """What ``invoice-import undo`` did with one invoice a run created."""
+
+    DELETED = "deleted"  # deleted through the batch delete, and checked gone
+    KEPT = "kept"  # not deleted: the reason says why (changed in the CRM since, not yours to delete ...)
+    GONE = "gone"  # already deleted in the CRM by someone else
+    PLANNED = "planned"  # --dry-run: would be deleted
+    PENDING = "pending"  # not attempted (the plan not confirmed, interrupted, the CRM unusable)
+
+
+@dataclass(frozen=True)
+class UndoItem:
+    """One invoice of an undo: the number, the CRM ID and the run that created it, and what happened."""
+
+    number: str
+    crm_id: int | None
+    run_id: str | None
+    status: UndoStatus
+    reason: str = ""
+    crm_status: CrmStatus | None = None
+    crm_total: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class UndoReport:
+    """What the undo results workbook shows: every invoice of the runs undone, and the run itself."""
+
+    crm_url: str
+    run_ids: tuple[str, ...]
+    items: tuple[UndoItem, ...]
+    started: datetime
+    version: str
+    ended: datetime | None = None
+    dry_run: bool = False
+    undo_run_id: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in UndoStatus}
+        for item in self.items:
+            counts[item.status.value] += 1
+        counts["invoices"] = len(self.items)
+        return counts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import signal
 import tempfile
 import threading
@@ -31,10 +32,11 @@ from importer.errors import (
     UsageError,
     exit_code,
 )
-from importer.journal import Journal, JournalState, default_journal_path, number_key
+from importer.journal import Journal, default_journal_path, number_key
 from importer.load import load_table
 from importer.mapping import load_mapping, map_columns
 from importer.models import (
+    CrmStatus,
     FormatOptions,
     ImportReport,
     MappingConfig,
@@ -45,7 +47,15 @@ from importer.models import (
     Status,
     Validation,
 )
-from importer.post import classify_existing, list_existing, post_invoices
+from importer.post import (
+    PostState,
+    classify_existing,
+    list_existing,
+    move_to_targets,
+    needs_moves,
+    post_invoices,
+    update_changed,
+)
 from importer.resolve import resolve_invoices
 from importer.results import (
     CHECK,
@@ -100,6 +110,7 @@ class RunOptions:
     results: Path | None = None
     journal: Path | None = None
     dry_run: bool = False
+    update: bool = False  # --update: changed Draft invoices this import created are updated in place
 
 
 def plural(count: int, noun: str) -> str:
@@ -116,6 +127,31 @@ class Plan:
     skipped: int
     exists: int
     invalid: int
+    to_move: tuple[ResolvedInvoice, ...] = ()  # created earlier, short of the file's status: moves to finish
+    to_update: tuple[ResolvedInvoice, ...] = ()  # --update: changed, to update in place (if still Draft)
+    changed: int = 0
+
+    @property
+    def has_work(self) -> bool:
+        """Whether confirming the plan would send anything."""
+        return bool(self.to_create or self.to_move or self.to_update)
+
+    @property
+    def ending_statuses(self) -> dict[str, int]:
+        """How many of the invoices to create will end in each status (Draft, Sent, Paid, Rejected)."""
+        counts: dict[str, int] = {}
+        for invoice in sorted(self.to_create, key=lambda i: int(i.invoice.target_status)):
+            title = invoice.invoice.target_status.title
+            counts[title] = counts.get(title, 0) + 1
+        return counts
+
+    @property
+    def moves_stock(self) -> bool:
+        """Whether an invoice will be moved to Sent (the CRM then takes its quantities off tracked stock)."""
+        return any(
+            invoice.invoice.target_status is not CrmStatus.DRAFT
+            for invoice in (*self.to_create, *self.to_move)
+        )
 
     @property
     def lines(self) -> int:
@@ -136,6 +172,25 @@ class Plan:
         lines += [
             f"           {amount:,.2f} {currency}" for currency, amount in self.totals_by_currency.items()
         ]
+        statuses = self.ending_statuses
+        if set(statuses) - {CrmStatus.DRAFT.title}:
+            shown = ", ".join(f"{count} {title}" for title, count in statuses.items())
+            lines.append(f"           ending as: {shown}")
+        if self.to_move:
+            lines.append(
+                f"  finish   {plural(len(self.to_move), 'invoice')} created earlier, not yet at "
+                "the status the file asks for"
+            )
+        if self.to_update:
+            lines.append(
+                f"  update   {plural(len(self.to_update), 'invoice')} created earlier whose rows changed "
+                "(in place, if still a Draft in the CRM)"
+            )
+        elif self.changed:
+            lines.append(
+                f"  changed  {plural(self.changed, 'invoice')} created earlier whose rows changed "
+                "(not posted; --update updates them in place)"
+            )
         lines += [
             f"  skip     {self.skipped} already created by an earlier run of this import",
             f"  exists   {plural(self.exists, 'number')} already used in the CRM by "
@@ -143,6 +198,11 @@ class Plan:
             f"  invalid  {plural(self.invalid, 'invoice')} with errors "
             "(not posted; see the results workbook)",
         ]
+        if self.moves_stock:
+            lines.append(
+                "Note: moving an invoice to Sent takes its lines' quantities off the stock of items with "
+                "inventory tracking (moving it on to Rejected puts them back)."
+            )
         return "\n".join(lines)
 
 
@@ -177,7 +237,7 @@ class RunResult:
             return EXIT_INTERRUPTED
         if self.crm_error is not None:
             return exit_code(self.crm_error)
-        ok = {Status.CREATED, Status.SKIPPED, Status.PLANNED}
+        ok = {Status.CREATED, Status.SKIPPED, Status.PLANNED, Status.UPDATED}
         if self.offline:
             ok.add(Status.PENDING)
         statuses = (self.report.status(invoice) for invoice in self.report.invoices)
@@ -287,15 +347,29 @@ def validate_command(source: Source, results: Path | None = None, *, workbook: b
 
 
 def make_plan(
-    crm_url: str, validation: Validation, resolution: Resolution, existing: Mapping[str, Outcome]
+    crm_url: str,
+    validation: Validation,
+    resolution: Resolution,
+    existing: Mapping[str, Outcome],
+    *,
+    to_move: tuple[ResolvedInvoice, ...] = (),
+    update: bool = False,
 ) -> Plan:
     statuses = [outcome.status for outcome in existing.values()]
+    changed = tuple(
+        r
+        for number, r in resolution.resolved.items()
+        if number in existing and existing[number].status is Status.CHANGED
+    )
     return Plan(
         crm_url=crm_url,
         to_create=tuple(r for number, r in resolution.resolved.items() if number not in existing),
         skipped=statuses.count(Status.SKIPPED),
         exists=statuses.count(Status.EXISTS),
         invalid=len(validation.invoices) - len(resolution.resolved),
+        to_move=to_move,
+        to_update=changed if update else (),
+        changed=len(changed),
     )
 
 
@@ -370,6 +444,25 @@ class Online:
     notes: tuple[str, ...] = ()
 
 
+def make_client(
+    conn: Connection, crm_url: str, token: str | None, log: Callable[[str], None] | None = None
+) -> CrmClient:
+    """The CRM client of a command, as its connection options say."""
+    return CrmClient(
+        crm_url,
+        token=token,
+        user=conn.user,
+        password=conn.password,
+        concurrency=conn.concurrency,
+        rate=conn.rate,
+        retry=RetryPolicy(attempts=conn.retries),
+        timeout=conn.timeout,
+        verify=str(conn.ca_bundle) if conn.ca_bundle else True,
+        allow_http=conn.allow_http,
+        log=log,
+    )
+
+
 async def import_online(
     options: RunOptions,
     validation: Validation,
@@ -385,19 +478,7 @@ async def import_online(
     conn = options.connection
     stop = asyncio.Event()
     journal_path = options.journal or default_journal_path(crm_url)
-    client = CrmClient(
-        crm_url,
-        token=token,
-        user=conn.user,
-        password=conn.password,
-        concurrency=conn.concurrency,
-        rate=conn.rate,
-        retry=RetryPolicy(attempts=conn.retries),
-        timeout=conn.timeout,
-        verify=str(conn.ca_bundle) if conn.ca_bundle else True,
-        allow_http=conn.allow_http,
-        log=log,
-    )
+    client = make_client(conn, crm_url, token, log)
     resolution = Resolution(resolved={}, errors=())
     outcomes: dict[str, Outcome] = {}
     plan: Plan | None = None
@@ -430,20 +511,30 @@ async def import_online(
                 else:
                     await client.check_access()
                     resolved = True
-                plan = make_plan(crm_url, validation, resolution, outcomes)
+                to_move = tuple(
+                    r
+                    for number, r in resolution.resolved.items()
+                    if number in outcomes and needs_moves(r, outcomes[number], journal)
+                )
+                plan = make_plan(
+                    crm_url, validation, resolution, outcomes, to_move=to_move, update=options.update
+                )
                 if stop.is_set():
                     interruption.happened = True
                 elif options.dry_run:
                     outcomes.update(with_status(plan.to_create, Status.PLANNED))
-                elif plan.to_create and not confirm(plan):
+                elif plan.has_work and not confirm(plan):
                     notes.append("Nothing was posted: the plan was not confirmed.")
-                elif plan.to_create:
-                    on_posted = progress(len(plan.to_create)) if progress else None
-                    posted = await post_invoices(
-                        plan.to_create, client, journal, stop=stop, progress=on_posted
+                else:  # recorded in the journal's runs (invoice-import history), even with nothing to do
+                    journal.begin_run(
+                        "run",
+                        file_name=validation.table.raw.source.name,
+                        sha256=validation.table.raw.sha256,
+                        user=conn.user or os_user(),
                     )
-                    outcomes.update(posted.outcomes)
-                    crm_error = posted.fatal
+                    crm_error = await _post_update_move(
+                        plan, resolution, outcomes, client, journal, stop, progress
+                    )
                     interruption.happened = interruption.happened or stop.is_set()
         except CrmRequestError as exc:  # a look-up the CRM refused outright (e.g. 500): unusable
             crm_error = CrmError(f"the CRM failed a request: {exc}")
@@ -451,6 +542,7 @@ async def import_online(
             crm_error = exc
         if crm_error is not None:
             outcomes.update(_known_ids(validation, outcomes, journal))
+        journal.end_run(_counts(validation, resolution, outcomes))
     unfinished = [r for number, r in resolution.resolved.items() if number not in outcomes]
     outcomes.update(with_status(unfinished, Status.PENDING))
     if not resolved:  # the CRM stopped the run before the pre-flight ended: every valid invoice is pending
@@ -467,16 +559,76 @@ async def import_online(
     )
 
 
+async def _post_update_move(
+    plan: Plan,
+    resolution: Resolution,
+    outcomes: dict[str, Outcome],
+    client: CrmClient,
+    journal: Journal,
+    stop: asyncio.Event,
+    progress: ProgressFactory | None,
+) -> CrmError | None:
+    """Create what the plan creates, update the changed invoices (--update), then bring every invoice of
+    this import to the status its file asks for. Updates ``outcomes``; the CRM failure that stopped it."""
+    states: dict[str, PostState] = {}  # where each invoice's state machine stands
+    if plan.to_create:
+        on_posted = progress(len(plan.to_create)) if progress else None
+        posted = await post_invoices(plan.to_create, client, journal, stop=stop, progress=on_posted)
+        outcomes.update(posted.outcomes)
+        states.update({number: path[-1] for number, path in posted.paths.items()})
+        if posted.fatal is not None:
+            return posted.fatal
+    if plan.to_update and not stop.is_set():
+        changed = [(r, outcomes[r.number]) for r in plan.to_update]
+        updated = await update_changed(changed, client, journal, stop=stop)
+        outcomes.update(updated.outcomes)
+        states.update({number: path[-1] for number, path in updated.paths.items()})
+        if updated.fatal is not None:
+            return updated.fatal
+    movable = [
+        (r, outcomes[r.number])
+        for r in resolution.resolved.values()
+        if r.number in outcomes and needs_moves(r, outcomes[r.number], journal)
+    ]
+    if movable and not stop.is_set():
+        moved = await move_to_targets(movable, client, journal, stop=stop, states=states)
+        outcomes.update(moved.outcomes)
+        return moved.fatal
+    return None
+
+
+def os_user() -> str | None:
+    """Who runs the command, as the operating system says (recorded with each run in the journal)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
+
+
+def _counts(
+    validation: Validation, resolution: Resolution, outcomes: Mapping[str, Outcome]
+) -> dict[str, int]:
+    """The count of invoices per status, as the run's record in the journal keeps it."""
+    error_rows = {error.row for error in resolution.errors}
+    counts: dict[str, int] = {}
+    for invoice in validation.invoices:
+        outcome = outcomes.get(invoice.number)
+        if outcome is not None:
+            status = outcome.status
+        elif not invoice.is_valid or error_rows.intersection(invoice.rows):
+            status = Status.INVALID
+        else:
+            status = Status.PENDING
+        counts[status.value] = counts.get(status.value, 0) + 1
+    return counts
+
+
 def _known_ids(
     validation: Validation, outcomes: Mapping[str, Outcome], journal: Journal
 ) -> dict[str, Outcome]:
     """When the CRM could not be used: the CRM ID the journal knows for each invoice of the file that an
     earlier run created and this run could not confirm, with a note (its status stays pending)."""
-    created = {
-        number_key(entry.number): entry
-        for entry in journal.entries()
-        if entry.state is JournalState.CREATED and entry.crm_id is not None
-    }
+    created = {number_key(entry.number): entry for entry in journal.entries() if entry.owned}
     known: dict[str, Outcome] = {}
     for invoice in validation.invoices:
         entry = created.get(number_key(invoice.number))

@@ -30,10 +30,19 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from importer.columns import BY_NAME, INVOICE_KEY, Kind, normalize_header
+from importer.columns import BY_NAME, INVOICE_KEY, Kind
 from importer.errors import ResultsPathError
 from importer.files import save_atomically
-from importer.models import CellError, ImportReport, Invoice, RunInfo, Status
+from importer.models import (
+    CellError,
+    ImportReport,
+    Invoice,
+    Outcome,
+    RunInfo,
+    Status,
+    UndoReport,
+    UndoStatus,
+)
 from importer.results_layout import (
     INVOICE_COLUMNS,
     INVOICE_HEADERS,
@@ -41,10 +50,17 @@ from importer.results_layout import (
     RESULT_COLUMNS,
     ROWS_SHEET,
     SUMMARY_SHEET,
+    result_positions,
 )
 
 LEFT_OUT = "a totals row, not an invoice: not imported"
-TOTALLED_STATUSES: tuple[Status, ...] = (Status.CREATED, Status.SKIPPED, Status.PLANNED)
+TOTALLED_STATUSES: tuple[Status, ...] = (
+    Status.CREATED,
+    Status.SKIPPED,
+    Status.PLANNED,
+    Status.UPDATED,
+    Status.INCOMPLETE,
+)
 
 AMOUNT_FORMAT = "#,##0.00"
 MAX_CELL_TEXT = 32_767  # Excel's limit for one cell
@@ -76,6 +92,15 @@ STATUS_FILLS: dict[Status, str] = {
     Status.PENDING: "D9D9D9",  # grey
     Status.PLANNED: "DDEBF7",  # blue
     Status.CHANGED: "FFE699",  # amber
+    Status.UPDATED: "A9D08E",  # deeper green
+    Status.INCOMPLETE: "FFD966",  # yellow: a re-run completes it
+}
+UNDO_FILLS: dict[UndoStatus, str] = {
+    UndoStatus.DELETED: "C6EFCE",  # green: done
+    UndoStatus.GONE: "E2EFDA",  # light green: someone else did it
+    UndoStatus.KEPT: "FFE699",  # amber: look at it
+    UndoStatus.PLANNED: "DDEBF7",  # blue
+    UndoStatus.PENDING: "D9D9D9",  # grey
 }
 # The number format of a date or time value without a format of its own (as openpyxl gives them).
 TIME_FORMATS: dict[type, str] = {
@@ -372,12 +397,9 @@ def _write_workbook(path: Path, report: ImportReport, run: RunInfo) -> None:
 
 def _input_headers(report: ImportReport) -> list[tuple[int, str]]:
     """(position in the raw frame, header text) of the input columns, without stale result columns."""
-    result_keys = {normalize_header(name) for name in RESULT_COLUMNS}
-    return [
-        (position, str(header))
-        for position, header in enumerate(report.table.raw.frame.columns)
-        if normalize_header(str(header)) not in result_keys
-    ]
+    headers = [str(header) for header in report.table.raw.frame.columns]
+    stale = result_positions(headers)
+    return [(position, header) for position, header in enumerate(headers) if position not in stale]
 
 
 def _header_row(sheet: _Sheet, headers: Sequence[str], comments: Mapping[str, list[str]]) -> None:
@@ -511,6 +533,7 @@ def _invoice_record(invoice: Invoice, report: ImportReport, errors: ErrorIndex) 
         invoice.number,
         report.status(invoice).value,
         outcome.crm_id if outcome is not None else None,
+        _crm_status(outcome),
         _line_count(invoice),
         report.total(invoice),
         outcome.crm_total if outcome is not None else None,
@@ -518,6 +541,11 @@ def _invoice_record(invoice: Invoice, report: ImportReport, errors: ErrorIndex) 
         invoice.source_rows,
         join_messages(problems) or None,
     ]
+
+
+def _crm_status(outcome: Outcome | None) -> str | None:
+    """The status the CRM has the invoice at, in words (``Paid``), where known."""
+    return outcome.crm_status.title if outcome is not None and outcome.crm_status is not None else None
 
 
 def _in_row_order(errors: Iterable[CellError]) -> list[CellError]:
@@ -539,14 +567,16 @@ class RowFate:
     status: Status | None
     crm_id: int | None
     error: str | None
+    crm_status: str | None = None
 
 
 def _write_rows_sheet(
     sheet: _Sheet, report: ImportReport, input_headers: list[tuple[int, str]], errors: ErrorIndex
 ) -> None:
-    """The result columns (row, status, crm_id, error) first, then the input columns as read, the panes
-    frozen on the invoice number; a number column's valid cells as numbers (amounts with two decimals),
-    whatever the input wrote (``1.234,50``, ``$19.99``), every other cell as read."""
+    """The result columns (row, import_status, crm_id, crm_status, import_error) first, then the input
+    columns as read, the panes frozen on the invoice number; a number column's valid cells as numbers
+    (amounts with two decimals), whatever the input wrote (``1.234,50``, ``$19.99``), every other cell
+    as read."""
     raw = report.table.raw
     headers = [header for _, header in input_headers]
     columns = [raw.frame.iloc[:, position].tolist() for position, _ in input_headers]
@@ -554,7 +584,7 @@ def _write_rows_sheet(
     sample = [[fates[row].error for row in raw.row_numbers[:WIDTH_SAMPLE_ROWS]]]
     first = len(RESULT_COLUMNS)  # the first input column
     numbers = _typed_numbers(report, headers)  # input column index -> (row -> number, look)
-    widths = [8.0, 10.0, 10.0, min(estimate_widths(["error"], sample)[0], ERROR_WIDTH)]
+    widths = [8.0, 13.0, 10.0, 11.0, min(estimate_widths(["import_error"], sample)[0], ERROR_WIDTH)]
     widths += estimate_widths(headers, columns)
     for position in numbers:
         widths[first + position] = max(widths[first + position], 12.0)
@@ -562,14 +592,20 @@ def _write_rows_sheet(
     frozen = first + (headers.index(number_header) + 1 if number_header in headers else 0)
     sheet.table(widths, len(raw.row_numbers), frozen_columns=frozen)
     _header_row(sheet, [*RESULT_COLUMNS, *headers], errors.column_messages())
-    status, error = RESULT_COLUMNS.index("status"), RESULT_COLUMNS.index("error")
+    status, error = RESULT_COLUMNS.index("import_status"), RESULT_COLUMNS.index("import_error")
     positions: dict[str, list[int]] = {}  # header -> its columns in the sheet (a header may repeat)
     for position, header in enumerate(headers):
         positions.setdefault(header, []).append(first + position)
     for index, row in enumerate(raw.row_numbers):
         fate = fates[row]
-        shown = "" if fate.status is None else fate.status.value
-        values = [row, shown, fate.crm_id, fate.error, *(column[index] for column in columns)]
+        values = [
+            row,
+            "" if fate.status is None else fate.status.value,
+            fate.crm_id,
+            fate.crm_status,
+            fate.error,
+            *(column[index] for column in columns),
+        ]
         looks = {} if fate.status is None else {status: STATUS_LOOKS[fate.status]}
         lines = 1
         if fate.error:
@@ -641,6 +677,7 @@ class InvoiceContext:
     crm_id: int | None
     error_rows: tuple[int, ...]  # sorted rows with errors
     note: str  # the outcome's message
+    crm_status: str | None = None
 
     @classmethod
     def of(cls, invoice: Invoice, report: ImportReport) -> InvoiceContext:
@@ -650,6 +687,7 @@ class InvoiceContext:
             crm_id=outcome.crm_id if outcome is not None else None,
             error_rows=tuple(sorted({e.row for e in report.errors_of(invoice) if e.row is not None})),
             note=outcome.message if outcome is not None else "",
+            crm_status=_crm_status(outcome),
         )
 
     def fate(self, row: int, errors: ErrorIndex) -> RowFate:
@@ -659,7 +697,7 @@ class InvoiceContext:
         if others:
             parts.append(f"the invoice has errors on row {others}")
         parts.append(self.note)
-        return RowFate(self.status, self.crm_id, join_messages(parts) or None)
+        return RowFate(self.status, self.crm_id, join_messages(parts) or None, self.crm_status)
 
     def _other_error_rows(self, row: int) -> str:
         """The invoice's other rows in error, the first few listed (bounded work per row)."""
@@ -758,3 +796,83 @@ def _same_file(path: Path, source: Path) -> bool:
         return path.resolve() == Path(source).resolve()
     except OSError:
         return False
+
+
+# ---------------------------------------------------------------------------------------------- undo
+
+UNDO_COLUMNS: tuple[str, ...] = (
+    "Invoice number",
+    "Undo",
+    "CRM ID",
+    "CRM status",
+    "CRM total",
+    "Run",
+    "Reason",
+)
+
+
+def default_undo_path(run_ids: Sequence[str], folder: Path | None = None) -> Path:
+    """``undo-<run ID>.results.xlsx`` (the first run's, ``+N`` for more) in ``folder`` (default: here)."""
+    name = run_ids[0] if run_ids else "nothing"
+    more = f"+{len(run_ids) - 1}" if len(run_ids) > 1 else ""
+    return (folder or Path.cwd()) / f"undo-{name}{more}.results.xlsx"
+
+
+def write_undo_results(path: Path, report: UndoReport) -> Path:
+    """The results workbook of an undo, written atomically: an Invoices sheet (one row per invoice of the
+    runs undone: deleted, kept with the reason, gone, planned or pending) and a Summary sheet."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_atomically(path, lambda temporary: _write_undo_workbook(temporary, report))
+    return path
+
+
+def _write_undo_workbook(path: Path, report: UndoReport) -> None:
+    formats: dict[tuple[Any, ...], Format] = {}
+    looks = {status: Look(fill=fill) for status, fill in UNDO_FILLS.items()}
+    with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as book:
+        sheet = _Sheet(book, INVOICES_SHEET, formats)
+        records = [
+            [
+                item.number,
+                item.status.value,
+                item.crm_id,
+                item.crm_status.title if item.crm_status is not None else None,
+                item.crm_total,
+                item.run_id,
+                item.reason or None,
+            ]
+            for item in report.items
+        ]
+        widths = estimate_widths(UNDO_COLUMNS, [[r[i] for r in records] for i in range(len(UNDO_COLUMNS))])
+        widths[-1] = min(widths[-1], ERROR_WIDTH)
+        sheet.table(widths, len(records), frozen_columns=1)
+        _header_row(sheet, UNDO_COLUMNS, {})
+        for item, record in zip(report.items, records, strict=True):
+            row_looks = {1: looks[item.status], 4: AMOUNT}
+            if record[-1]:
+                row_looks[len(record) - 1] = WRAPPED
+            sheet.append(record, row_looks, wrapped_lines(item.reason or None, widths[-1]))
+        summary = _Sheet(book, SUMMARY_SHEET, formats)
+        summary.widths([30, 16, 60])
+        counts = report.counts()
+        summary.append(["Invoices by result"], {0: SECTION})
+        for status in UndoStatus:
+            summary.append(
+                [status.value, counts[status.value]], {0: looks[status], 1: replace(PLAIN, left=True)}
+            )
+        summary.append(["invoices", counts["invoices"]], {1: replace(PLAIN, left=True)})
+        summary.append([""])
+        summary.append(["Undo", None], {0: SECTION})
+        rows: list[tuple[str, Any]] = [
+            ("runs undone", ", ".join(report.run_ids)),
+            ("undo run ID", report.undo_run_id or "(none: nothing was deleted)"),
+            ("CRM URL", report.crm_url),
+            ("invoice-import version", report.version),
+            ("started", _moment(report.started)),
+            ("ended", _moment(report.ended) if report.ended else "(not finished)"),
+            ("duration", _duration(report.started, report.ended)),
+            ("dry run", "yes" if report.dry_run else "no"),
+        ]
+        for label, value in rows:
+            summary.append([label, value], {1: replace(PLAIN, left=True)})

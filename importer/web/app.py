@@ -1,7 +1,8 @@
 """The web application: one page per step, each reachable again from the next.
 
     /login → /upload → /u/<id>/columns → /u/<id>/check → /u/<id>/plan → /u/<id>/posting → /u/<id>/results
-    /history: past uploads to this CRM, each with its workbook
+    /history: past uploads to this CRM, each with its workbook, and the runs the journal knows
+    /runs/<run ID>/undo: the undo of a run (the plan, then the confirmed deletes), on importer.lifecycle
 
 Every POST carries the session's CSRF token; nothing from a file is marked safe in a template (Jinja
 autoescape is on), and every page is sent with a Content-Security-Policy that allows only this server's
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -38,7 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from importer.client import CrmClient, normalize_url
 from importer.columns import CANONICAL, REQUIRED
 from importer.errors import CrmAuthError, CrmError, ImporterError, MissingColumnsError, UsageError
-from importer.journal import default_journal_path
+from importer.journal import default_journal_path, read_runs
+from importer.lifecycle import UndoOptions, UndoResult, undo_online
 from importer.models import FormatOptions
 from importer.pipeline import Connection, Plan, RunOptions, RunResult, run_command
 from importer.web import reading, views
@@ -58,6 +61,7 @@ from importer.web.store import (
 log = logging.getLogger("invoice_import.web")
 HERE = Path(__file__).parent
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{4}")  # importer.journal.new_run_id
 KEPT_RESULTS = 64  # check/import reports kept in memory (the workbooks stay on disk)
 PURGE_EVERY_S = 3600
 DATE_FORMATS = {
@@ -776,6 +780,8 @@ def build_app(config: WebConfig, crm_url: str, token: str | None, journal: Path)
                 "pending",
                 "changed",
                 "planned",
+                "updated",
+                "incomplete",
             ],
             crm_error=str(result.crm_error) if result is not None and result.crm_error else upload.message,
             has_workbook=web.store.folder(upload).joinpath(RESULTS).is_file(),
@@ -798,9 +804,99 @@ def build_app(config: WebConfig, crm_url: str, token: str | None, journal: Path)
             }
             for u in uploads
         ]
+        try:
+            runs = await run_in_threadpool(read_runs, web.journal, web.crm_url)
+        except ImporterError as exc:
+            runs, error = [], str(exc)
+        else:
+            error = ""
         return page(
-            request, session, "history.html", step="history", entries=entries, retention=config.retention_days
+            request,
+            session,
+            "history.html",
+            step="history",
+            entries=entries,
+            runs=runs,
+            retention=config.retention_days,
+            error=error,
         )
+
+    # ---------------------------------------------------------------------------- 8. undo a run
+
+    def run_id_of(request: Request) -> str:
+        run_id = str(request.path_params["run_id"])
+        if not RUN_ID.fullmatch(run_id):
+            raise HTTPException(404, "No such run.")
+        return run_id
+
+    def undo_folder() -> Path:
+        return private_folder(web.store.root / "undo")
+
+    async def run_undo(session: Session, run_id: str, *, confirmed: set[str] | None) -> UndoResult:
+        """The library's undo: a dry run (the plan) when ``confirmed`` is None, else the deletes of at most
+        the invoices the user saw in the plan."""
+        conn = web.connection(session)
+        options = UndoOptions(connection=conn, run_id=run_id, journal=web.journal, dry_run=confirmed is None)
+
+        def confirm(plan: Any) -> bool:
+            return {item.number for item in plan.to_delete} <= (confirmed or set())
+
+        def go() -> UndoResult:
+            return asyncio.run(
+                undo_online(
+                    options, web.crm_url, conn.token, web.journal, confirm=confirm, user=web.who(session)
+                )
+            )
+
+        return await run_in_threadpool(go)
+
+    def undo_page_of(
+        request: Request, session: Session, result: UndoResult | None, **context: Any
+    ) -> Response:
+        items = result.report.items if result is not None else ()
+        return page(
+            request,
+            session,
+            "undo.html",
+            step="history",
+            result=result,
+            items=items,
+            counts=result.report.counts() if result is not None else {},
+            **context,
+        )
+
+    async def undo_page(request: Request) -> Response:
+        session = signed_in(request)
+        run_id = run_id_of(request)
+        try:
+            result = await run_undo(session, run_id, confirmed=None)
+        except (ImporterError, CrmError) as exc:
+            return undo_page_of(request, session, None, run_id=run_id, done=False, error=str(exc), status=409)
+        return undo_page_of(request, session, result, run_id=run_id, done=False)
+
+    async def undo(request: Request) -> Response:
+        session = signed_in(request)
+        run_id = run_id_of(request)
+        form = await checked_form(request, session)
+        confirmed = {str(number) for number in form.getlist("number")}
+        try:
+            result = await run_undo(session, run_id, confirmed=confirmed)
+        except (ImporterError, CrmError) as exc:
+            return undo_page_of(request, session, None, run_id=run_id, done=False, error=str(exc), status=409)
+        if result.report.run_ids:
+            from importer.results import write_undo_results
+
+            await run_in_threadpool(write_undo_results, undo_folder() / f"{run_id}.xlsx", result.report)
+        notice = "; ".join(result.notes)
+        error = str(result.crm_error) if result.crm_error else ""
+        return undo_page_of(request, session, result, run_id=run_id, done=True, notice=notice, error=error)
+
+    async def undo_download(request: Request) -> Response:
+        signed_in(request)
+        path = undo_folder() / f"{run_id_of(request)}.xlsx"
+        if not path.is_file():
+            raise HTTPException(404, "This undo has not been done (yet).")
+        return FileResponse(path, media_type=XLSX, filename=f"undo-{path.stem}.results.xlsx")
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/upload", 303)
@@ -840,6 +936,9 @@ def build_app(config: WebConfig, crm_url: str, token: str | None, journal: Path)
         Route("/u/{id}/results", results_page),
         Route("/u/{id}/results.xlsx", results_download),
         Route("/history", history_page),
+        Route("/runs/{run_id}/undo", undo_page, methods=["GET"]),
+        Route("/runs/{run_id}/undo", undo, methods=["POST"]),
+        Route("/runs/{run_id}/undo.xlsx", undo_download),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

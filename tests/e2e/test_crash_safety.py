@@ -31,7 +31,7 @@ from importer import pipeline, rates
 from importer.journal import Journal
 from importer.pipeline import Connection, RunOptions, Source, run_command
 from importer.sandbox import SandboxConfig, SandboxServer
-from tests.e2e_helpers import TOKEN, invoices_sheet, invoke, spawn
+from tests.e2e_helpers import TOKEN, invoices_sheet, invoke, sheet_rows, spawn
 
 # fixed, for reproducible runs; set CRASH_SAFETY_SEED / CRASH_SAFETY_ROUNDS for a longer or different soak
 KILL_LOOP_SEED = int(os.environ.get("CRASH_SAFETY_SEED", "20260601"))
@@ -425,3 +425,137 @@ def test_ctrl_c_while_the_command_line_is_read_exits_130(monkeypatch: pytest.Mon
     result = invoke("run", "in.csv", "--url", "http://127.0.0.1:9", "--yes")
     assert result.exit_code == INTERRUPT_EXIT
     assert "Interrupted." in result.stderr and "Aborted" not in result.stderr
+
+
+# ----------------------------------------------------------------------------- 5. the kill loop of issue 14
+
+# a third each phase; 12 keeps `make test` under its time budget (CRASH_SAFETY_LIFECYCLE_ROUNDS=21 for more)
+LIFECYCLE_ROUNDS = int(os.environ.get("CRASH_SAFETY_LIFECYCLE_ROUNDS", "12"))
+LIFECYCLE_INVOICES = 12
+STATUS_ROUTE = ("PUT", "/api/2.0/crm/invoice/status/{status}")
+STATUS_IDS = {"Draft": 1, "Sent": 2, "Rejected": 3, "Paid": 4}
+LIFECYCLE_HEADER = f"{HEADER},Status"
+
+
+def write_status_csv(
+    path: Path, rng: random.Random, count: int, prefix: str, *, quantity: int = 0
+) -> dict[str, Any]:
+    """A CSV of ``count`` one-line invoices with a status each (mostly Paid, as a migration); ``quantity``
+    fixed (else drawn). Returns {number: (status, quantity)}."""
+    wanted: dict[str, Any] = {}
+    rows = [LIFECYCLE_HEADER]
+    for n in range(count):
+        number = f"{prefix}-{n:03}"
+        status = rng.choice(("Paid", "Paid", "Paid", "Sent", "Rejected", "Draft"))
+        qty = quantity or rng.randint(1, 40)
+        wanted[number] = (status, qty)
+        rows.append(
+            f"{number},2026-06-01,2026-07-01,billing@acme.example,EUR,WID-001,{qty},10.00,0,VAT 20%,{status}"
+        )
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return wanted
+
+
+def kill_when(
+    server: SandboxServer,
+    process: subprocess.Popen[str],
+    route: tuple[str, str],
+    count: int,
+    delay: float,
+    sig: signal.Signals,
+) -> tuple[int, str]:
+    """Send ``sig`` ``delay`` s after the CRM received the ``count``-th request of ``route`` (at once for 0),
+    or when the process ended first; its exit code and stderr."""
+    deadline = time.monotonic() + PROCESS_TIMEOUT_S
+    while server.stats.count(*route) < count and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    time.sleep(delay)
+    process.send_signal(sig)
+    code, _out, err = finish(process)
+    return code, err
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60 + 12 * LIFECYCLE_ROUNDS)
+def test_kill_during_status_moves_updates_and_undo_then_rerun_converges(
+    server_factory: Callable[..., SandboxServer], tmp_path: Path
+) -> None:
+    """Issue 14's kill loop: rounds cycle through (a) a migration with statuses killed after its creates,
+    while the status moves are in flight, (b) ``run --update`` killed while updating, (c) ``undo`` killed
+    while deleting; each then run again to the end: every number once in the CRM, every invoice at its
+    status (a), every update made with the file's total (b), everything deleted and marked so (c)."""
+    rng = random.Random(KILL_LOOP_SEED + 14)
+    server = server_factory(latency_ms=15, jitter_ms=10, drop_rate=0.1, random_seed=KILL_LOOP_SEED)
+    started = time.monotonic()
+    for round_no in range(LIFECYCLE_ROUNDS):
+        server.reset()
+        server.reseed(KILL_LOOP_SEED + 100 + round_no)
+        folder = tmp_path / f"life-{round_no:02}"
+        folder.mkdir()
+        csv = folder / "invoices.csv"
+        journal = folder / "journal.sqlite"
+        job = Job(server.url, csv, journal, folder / "results.xlsx")
+        sig = signal.SIGINT if round_no % 4 == 3 else signal.SIGKILL
+        phase = ("moves", "update", "undo")[round_no % 3]
+        if phase == "moves":
+            wanted = write_status_csv(csv, rng, LIFECYCLE_INVOICES, f"MV{round_no}")
+            process = job.start()
+            wait_for_creates(server, process, LIFECYCLE_INVOICES, PROCESS_TIMEOUT_S)
+            code, err = kill_when(server, process, STATUS_ROUTE, rng.randint(0, 2), rng.uniform(0, 0.02), sig)
+            what = f"exit {code}, {server.stats.count(*STATUS_ROUTE)} status requests before the signal"
+            rerun, _out, err = finish(job.start())
+            assert rerun == 0, err
+            ids = crm_ids_by_number(server.url, list(wanted))
+            assert server.stats.invoice_creates == LIFECYCLE_INVOICES, what
+            for number, (status, _) in wanted.items():
+                record = httpx.get(
+                    f"{server.url}/api/2.0/crm/invoice/{ids[number]}", headers={"Authorization": TOKEN}
+                ).json()["response"]
+                assert record["status"]["id"] == STATUS_IDS[status], (number, status, what)
+                assert invoices_sheet(job.results)[number]["crm_status"] == status, (number, what)
+        elif phase == "update":
+            wanted = write_status_csv(csv, rng, LIFECYCLE_INVOICES, f"UP{round_no}", quantity=2)
+            csv.write_text(
+                csv.read_text().replace("Paid", "Draft").replace("Sent", "Draft").replace("Rejected", "Draft")
+            )
+            assert invoke(*job.args()).exit_code == 0
+            csv.write_text(csv.read_text().replace("WID-001,2,", "WID-001,7,"))  # every quantity corrected
+            update = Job(server.url, csv, journal, folder / "results.xlsx", ("--update",))
+            put_route = ("PUT", "/api/2.0/crm/invoice/{id:int}")
+            at = rng.randint(1, LIFECYCLE_INVOICES)
+            code, err = kill_when(server, update.start(), put_route, at, rng.uniform(0, 0.02), sig)
+            puts = server.stats.count(*put_route)
+            what = f"exit {code}, {puts} updates sent before the signal"
+            rerun, _out, err = finish(update.start())
+            assert rerun == 0, f"{what}\n{err}"
+            ids = crm_ids_by_number(server.url, list(wanted))
+            assert server.stats.invoice_creates == LIFECYCLE_INVOICES, what  # nothing created again
+            sheet = invoices_sheet(job.results)
+            for number in wanted:
+                assert sheet[number]["status"] in ("updated", "skipped"), (number, sheet[number], what)
+                record = httpx.get(
+                    f"{server.url}/api/2.0/crm/invoice/{ids[number]}", headers={"Authorization": TOKEN}
+                ).json()["response"]
+                assert record["cost"] == 84.0, (number, record["cost"], what)  # 7 x 10.00 + 20% VAT
+        else:
+            wanted = write_status_csv(csv, rng, LIFECYCLE_INVOICES, f"UN{round_no}")
+            assert invoke(*job.args()).exit_code == 0
+            with Journal.open(journal, server.url) as opened:
+                (run,) = opened.runs()
+            undo = ["undo", run.run_id, "--url", server.url, "--token", TOKEN, "--journal", journal, "--yes"]
+            undo += ["--results", folder / "undo.xlsx"]
+            # killed while checking the invoices, or just before / after the batch delete lands
+            route = rng.choice((("GET", "/api/2.0/crm/invoice/{id:int}"), ("DELETE", "/api/2.0/crm/invoice")))
+            count = rng.randint(1, LIFECYCLE_INVOICES) if route[0] == "GET" else 1
+            code, err = kill_when(server, spawn(*undo), route, count, rng.uniform(0, 0.03), sig)
+            what = f"exit {code}, {len(crm_invoices(server.url))} invoices left at the signal"
+            rerun, _out, err = finish(spawn(*undo))
+            assert rerun == 0, f"{what}\n{err}"
+            assert crm_invoices(server.url) == [], what
+            with Journal.open(journal, server.url) as opened:
+                states = {entry.state.value for entry in opened.entries()}
+            assert states == {"deleted"}, (states, what)
+            results = {r["Invoice number"]: r["Undo"] for r in sheet_rows(folder / "undo.xlsx", "Invoices")}
+            assert set(results.values()) <= {"deleted", "gone"} and len(results) == LIFECYCLE_INVOICES, what
+        print(f"round {round_no:2} ({phase}): {sig.name} -> {what}")
+    print(f"{LIFECYCLE_ROUNDS} rounds in {time.monotonic() - started:.1f} s")

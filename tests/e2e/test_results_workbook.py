@@ -16,7 +16,13 @@ import pytest
 
 from tests.e2e_helpers import SAMPLES, TOKEN, Crm, invoices_sheet, invoke, sheet_rows
 
-RESULT_HEAD = ["row", "status", "crm_id", "error"]
+RESULT_HEAD = [
+    "row",
+    "import_status",
+    "crm_id",
+    "crm_status",
+    "import_error",
+]  # results_layout.RESULT_COLUMNS
 
 
 @pytest.fixture
@@ -121,12 +127,13 @@ def test_rows_sheet_reads_at_a_glance_and_still_feeds_back(fresh_sandbox, workdi
     book = openpyxl.load_workbook(result.summary["results"])
     rows = book["Rows"]
     header = [cell.value for cell in rows[1]]
-    assert header[:4] == RESULT_HEAD and header[4] == "Invoice Number"
-    assert rows.freeze_panes == "F2"  # row, status, crm_id, error and the invoice number stay in view
-    error = header.index("error") + 1
+    assert header[:5] == RESULT_HEAD and header[5] == "Invoice Number"
+    # row, import_status, crm_id, crm_status, import_error and the invoice number stay in view
+    assert rows.freeze_panes == "G2"
+    error = header.index("import_error") + 1
     long = [rows.cell(row=r, column=error) for r in range(2, rows.max_row + 1)]
     assert all(c.alignment.wrap_text for c in long if c.value)
-    assert rows.column_dimensions["D"].width <= 61
+    assert rows.column_dimensions["E"].width <= 61
     tall = [r for r in range(2, rows.max_row + 1) if len(str(rows.cell(row=r, column=error).value)) > 140]
     assert tall and all((rows.row_dimensions[r].height or 0) >= 30 for r in tall)
     invoices = book["Invoices"]

@@ -10,23 +10,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-from importer.columns import CANONICAL, COLUMNS, INVOICE_KEY, TOTAL
+from importer.columns import BY_NAME, CANONICAL, COLUMNS, INVOICE_KEY, TOTAL
 
 ROOT = Path(__file__).resolve().parents[2]
 
 EXTRA_ENTRY = """
     Column(
-        "status",
+        "priority",
         Kind.TEXT,
         Level.INVOICE,
-        default="open",
+        default="low",
         normalize=lambda values: values.str.lower(),
-        checks=(Check("status", lambda s: s.isin(["open", "paid"]), "The status must be open or paid."),),
-        doc="The invoice's status.",
-        example="open",
-        template=("paid",),
-        choices=("open", "paid"),
-        payload=Payload("status", 13),
+        checks=(Check("priority", lambda s: s.isin(["low", "high"]), "The priority must be low or high."),),
+        doc="The invoice's priority.",
+        example="low",
+        template=("high",),
+        choices=("low", "high"),
+        payload=Payload("priority", 13),
     ),
 """
 
@@ -44,20 +44,20 @@ from importer.validate import validate_table
 
 good = {"invoice_number": "A", "issue_date": "2026-06-01", "due_date": "2026-07-01", "contact": "x",
         "currency": "EUR", "item": "W", "quantity": "1", "price": "2"}
-rows = [{**good, "status": "PAID"}, {**good, "invoice_number": "B", "status": "lost"},
+rows = [{**good, "priority": "HIGH"}, {**good, "invoice_number": "B", "priority": "urgent"},
         {**good, "invoice_number": "C"}]
 frame = pd.DataFrame({c: [r.get(c) for r in rows] for c in CANONICAL}, dtype=object)
 frame["row"] = [2, 3, 4]
 raw = RawTable(frame=frame, row_numbers=[2, 3, 4], source=Path("in.csv"))
 validation = validate_table(MappedTable(raw=raw, frame=frame, headers={c: c for c in CANONICAL}))
 print([(e.row, e.column, e.code, e.message) for e in validation.errors])
-print([i.values["status"] for i in validation.invoices])
+print([i.values["priority"] for i in validation.invoices])
 sheet = build_template()["Example"]  # the example invoice (the Invoices sheet is left empty)
 print([c.value for c in sheet[1]][-1], [c.value for c in sheet[2]][-1])
 invoice = validation.invoices[0]
 body = build_payload(ResolvedInvoice(invoice=invoice, contact_id=1, consignee_id=None, currency="EUR",
                                      language="en-US", terms="t", lines=(), total=invoice.total))
-print(list(body)[12:15], body["status"])
+print(list(body)[12:15], body["priority"])
 """
 
 
@@ -73,10 +73,10 @@ def test_an_extra_column_is_one_entry(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     errors, values, template, body = result.stdout.splitlines()
-    assert errors == "[(3, 'status', 'status', 'The status must be open or paid.')]"
-    assert values == "['paid', 'lost', 'open']"  # normalised; the built-in default where blank
-    assert template == "status paid"
-    assert body == "['templateType', 'status', 'invoiceLines'] paid"
+    assert errors == "[(3, 'priority', 'priority', 'The priority must be low or high.')]"
+    assert values == "['high', 'urgent', 'low']"  # normalised; the built-in default where blank
+    assert template == "priority high"
+    assert body == "['templateType', 'priority', 'invoiceLines'] high"
 
 
 OFFLINE_MODULES = ("validate", "group", "parse", "load", "mapping", "payload", "template")
@@ -102,5 +102,37 @@ def test_no_offline_module_names_a_column() -> None:
         assert not named, f"{module.name} names the columns {sorted(named)}"
 
 
-def test_every_column_but_the_expected_total_is_sent() -> None:
-    assert [c.name for c in COLUMNS if c.payload is None] == [TOTAL.expected]
+def test_every_column_but_the_expected_total_and_the_status_is_sent() -> None:
+    # the status is reached after the create, through PUT invoice/status/{status} (issue 14)
+    assert [c.name for c in COLUMNS if c.payload is None] == [TOTAL.expected, "status"]
+
+
+def test_the_status_column_is_one_entry_read_case_insensitively_with_billed_for_sent() -> None:
+    import pandas as pd
+
+    from importer.models import CrmStatus, MappedTable, RawTable
+    from importer.validate import validate_table
+
+    column = BY_NAME["status"]
+    assert column.aliases == ("invoice status", "state") and column.default == "Draft"
+    good = {
+        "invoice_number": "A",
+        "issue_date": "2026-06-01",
+        "due_date": "2026-07-01",
+        "contact": "x",
+        "currency": "EUR",
+        "item": "W",
+        "quantity": "1",
+        "price": "2",
+    }
+    written = ["PAID", "billed", "Sent", "rejected", None, "draft", "archived"]
+    rows = [{**good, "invoice_number": f"N{i}", "status": value} for i, value in enumerate(written)]
+    frame = pd.DataFrame({c: [r.get(c) for r in rows] for c in CANONICAL}, dtype=object)
+    frame["row"] = list(range(2, 2 + len(rows)))
+    raw = RawTable(frame=frame, row_numbers=list(range(2, 2 + len(rows))), source=Path("in.csv"))
+    validation = validate_table(MappedTable(raw=raw, frame=frame, headers={c: c for c in CANONICAL}))
+    assert [(e.row, e.column, e.code) for e in validation.errors] == [(8, "status", "status")]
+    assert "Draft, Sent (or Billed), Paid or Rejected" in validation.errors[0].message
+    valid = [i.target_status for i in validation.invoices if i.is_valid]
+    S = CrmStatus
+    assert valid == [S.PAID, S.SENT, S.SENT, S.REJECTED, S.DRAFT, S.DRAFT]

@@ -74,7 +74,8 @@ def test_entries_keyed_by_an_older_journal_are_rekeyed_on_open(tmp_path: Path) -
             ("inv-ü2", "INV-Ü2", "created", 8),
         ):
             db.execute(
-                "INSERT INTO entries VALUES (?, ?, ?, ?, 'h', ?, NULL, '2026-01-01')",
+                "INSERT INTO entries (crm_url, key, number, state, content_hash, crm_id, reason, updated_at) "
+                "VALUES (?, ?, ?, ?, 'h', ?, NULL, '2026-01-01')",
                 (URL, key, number, state, crm_id),
             )
     with Journal.open(path, URL) as journal:
@@ -148,3 +149,66 @@ def test_a_journal_that_is_not_a_database_is_a_journal_error_exit_2(tmp_path: Pa
     assert exit_code(info.value) == 2
     with Journal.open(tmp_path / "other.sqlite", URL):  # the lock of the refused one was let go
         pass
+
+
+OLD_SCHEMA = """
+CREATE TABLE entries (
+    crm_url TEXT NOT NULL, key TEXT NOT NULL, number TEXT NOT NULL, state TEXT NOT NULL, content_hash TEXT,
+    crm_id INTEGER, reason TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (crm_url, key)
+);
+"""
+
+
+def test_a_journal_from_before_the_runs_table_is_migrated_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # as the importer wrote journals before issue 14
+        db.executescript(OLD_SCHEMA)
+        db.execute(
+            "INSERT INTO entries VALUES (?, 'inv-1', 'INV-1', 'created', 'h', 7, NULL, '2026-01-01')", (URL,)
+        )
+    with Journal.open(path, URL) as journal:
+        entry = journal.entry("INV-1")
+        assert entry is not None and entry.owned and entry.crm_id == 7 and entry.run_id is None
+        assert journal.runs() == []
+        run_id = journal.begin_run("run", file_name="march.xlsx", sha256="ab", user="alice")
+        journal.mark_posting("INV-2", "h2", 4)
+        journal.mark_created("INV-2", 8, "h2", crm_status=1, crm_total="10.00", lines_sig="sig")
+        journal.mark_status("INV-2", 4)
+        journal.end_run({"created": 1, "invalid": 0})
+    with Journal.open(path, URL) as journal:  # opened again: nothing to migrate, everything kept
+        (run,) = journal.runs()
+        assert (run.run_id, run.kind, run.file_name, run.user, run.counts) == (
+            run_id,
+            "run",
+            "march.xlsx",
+            "alice",
+            {"created": 1},
+        )
+        (mine,) = journal.entries_of_runs([run_id])
+        assert (mine.number, mine.crm_status, mine.target_status, mine.crm_total, mine.lines_sig) == (
+            "INV-2",
+            4,
+            4,
+            "10.00",
+            "sig",
+        )
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+    assert {"run_id", "target_status", "crm_status", "moving_to", "crm_total", "lines_sig"} <= columns
+
+
+def test_runs_are_listed_newest_first_and_deleted_entries_are_not_owned(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    with Journal.open(tmp_path / "j.sqlite", URL) as journal:
+        first = journal.begin_run(
+            "run", file_name="a.csv", sha256="1", user="u", started=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        journal.mark_created("A-1", 1, "h")
+        second = journal.begin_run("undo", file_name=None, sha256=None, user="u", undoes=[first])
+        journal.mark_deleting(["A-1"])
+        assert journal.entry("A-1").owned  # type: ignore[union-attr]
+        journal.mark_deleted(["A-1"], "deleted by an undo")
+        assert not journal.entry("A-1").owned  # type: ignore[union-attr]
+        assert [run.run_id for run in journal.runs()] == [second, first]
+        assert journal.runs()[0].undoes == (first,)

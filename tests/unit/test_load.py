@@ -216,9 +216,25 @@ def test_leading_blank_lines_shift_the_row_numbers(tmp_path: Path) -> None:
 
 def test_previous_result_columns_are_dropped(tmp_path: Path) -> None:
     path = tmp_path / "again.csv"
-    path.write_text("invoice_number,Row,Status,CRM ID,error,notes\nINV-1,2,invalid,,bad date,keep\n")
+    path.write_text(
+        "invoice_number,Row,Import Status,CRM ID,crm_status,import_error,notes\n"
+        "INV-1,2,invalid,,,bad date,keep\n"
+    )
     table = load_table(path)
     assert list(table.frame.columns) == ["invoice_number", "notes"]
+
+
+def test_an_older_results_sheets_result_block_is_dropped_but_a_status_column_elsewhere_is_input(
+    tmp_path: Path,
+) -> None:
+    # before issue 14 the Rows sheet began with row, status, crm_id, error: that block is not input
+    older = tmp_path / "older.csv"
+    older.write_text("row,status,crm_id,error,invoice_number,Status 2\n2,created,7,,INV-1,x\n")
+    assert list(load_table(older).frame.columns) == ["invoice_number", "Status 2"]
+    # a status column anywhere else is the input's own (the status an invoice ends at)
+    mine = tmp_path / "mine.csv"
+    mine.write_text("invoice_number,Row,status,crm_id,error\nINV-1,2,Paid,,\n")
+    assert list(load_table(mine).frame.columns) == ["invoice_number", "status", "error"]
 
 
 def test_blank_header_named_by_letter_or_dropped_when_empty(tmp_path: Path) -> None:

@@ -236,6 +236,8 @@ def test_summary_counts_counts_every_status_invoices_and_lines() -> None:
         "pending": 0,
         "planned": 0,
         "changed": 0,
+        "updated": 0,
+        "incomplete": 0,
         "invoices": 5,
         "lines": 6,
     }
@@ -250,7 +252,8 @@ def test_workbook_has_three_sheets_with_frozen_filtered_headers(written: Path) -
     book = openpyxl.load_workbook(written)
     assert book.sheetnames == ["Invoices", "Rows", "Summary"] == list(RESULTS_SHEETS)
     assert book["Invoices"].freeze_panes == "B2"  # the header and the invoice number
-    assert book["Rows"].freeze_panes == "F2"  # the header, row, status, crm_id, error and Invoice No
+    # the header, row, import_status, crm_id, crm_status, import_error and Invoice No
+    assert book["Rows"].freeze_panes == "G2"
     for name in ("Invoices", "Rows"):
         sheet = book[name]
         assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
@@ -289,7 +292,7 @@ def test_rows_sheet_has_input_columns_then_result_columns(written: Path) -> None
     assert [c.value for c in sheet[1]] == [*RESULT_COLUMNS, *HEADERS]
     records = sheet_records(sheet)
     assert [r["row"] for r in records] == [2, 3, 4, 5, 6, 7, 8]
-    assert [r["status"] for r in records] == [
+    assert [r["import_status"] for r in records] == [
         "created",
         "created",
         "failed",
@@ -299,10 +302,10 @@ def test_rows_sheet_has_input_columns_then_result_columns(written: Path) -> None
         "skipped",
     ]
     assert [r["crm_id"] for r in records] == [101, 101, None, None, None, None, 77]
-    assert records[0]["error"] is None
-    assert records[2]["error"] == "the CRM refused it: 500"
-    assert records[3]["error"] == "Qty: quantity must be 0 or more"
-    assert records[5]["error"] == "Invoice No: the invoice number is blank"
+    assert records[0]["import_error"] is None
+    assert records[2]["import_error"] == "the CRM refused it: 500"
+    assert records[3]["import_error"] == "Qty: quantity must be 0 or more"
+    assert records[5]["import_error"] == "Invoice No: the invoice number is blank"
 
 
 def test_rows_sheet_marks_cells_in_error_red_with_a_comment(written: Path) -> None:
@@ -325,7 +328,7 @@ def test_error_on_a_column_missing_from_the_file_goes_to_the_error_cell_only(tmp
     path = write_results(tmp_path / "r.xlsx", report, run_info())
     sheet = openpyxl.load_workbook(path)["Rows"]
     assert all(c.comment is None for c in column_cells(sheet, "Currency"))
-    assert sheet_records(sheet)[4]["error"] == "currency: currency 'XXX' is not in the CRM's list"
+    assert sheet_records(sheet)[4]["import_error"] == "currency: currency 'XXX' is not in the CRM's list"
 
 
 def test_other_rows_of_an_invalid_invoice_say_where_the_errors_are(tmp_path: Path) -> None:
@@ -335,9 +338,9 @@ def test_other_rows_of_an_invalid_invoice_say_where_the_errors_are(tmp_path: Pat
     report = make_report(make_table(sample_rows()), entries, [error, *SAMPLE_ERRORS])
     path = write_results(tmp_path / "r.xlsx", report, run_info())
     records = sheet_records(openpyxl.load_workbook(path)["Rows"])
-    assert records[0]["status"] == "invalid"
-    assert records[0]["error"] == "the invoice has errors on row 3"
-    assert records[1]["error"] == "Item: item 'NOPE' is unknown"
+    assert records[0]["import_status"] == "invalid"
+    assert records[0]["import_error"] == "the invoice has errors on row 3"
+    assert records[1]["import_error"] == "Item: item 'NOPE' is unknown"
 
 
 def normalise(value: Any) -> Any:
@@ -428,7 +431,7 @@ def test_formula_like_headers_stay_text(tmp_path: Path) -> None:
     path = write_results(tmp_path / "r.xlsx", make_report(table, [invoice("INV-1", [2])], []), run_info())
     with zipfile.ZipFile(path) as archive:
         assert b"<f>" not in archive.read("xl/worksheets/sheet2.xml")
-    assert openpyxl.load_workbook(path)["Rows"]["M1"].value == "=cmd|' /C calc'!A0"
+    assert openpyxl.load_workbook(path)["Rows"]["N1"].value == "=cmd|' /C calc'!A0"
 
 
 def test_illegal_control_characters_do_not_crash(tmp_path: Path) -> None:
@@ -620,10 +623,10 @@ def test_an_invoice_with_an_error_on_every_line_lists_a_few_rows_and_counts_the_
     big = invoice("BIG", list(range(2, count + 2)))
     path = write_results(tmp_path / "r.xlsx", make_report(make_table(rows), [big], errors), run_info())
     records = sheet_records(openpyxl.load_workbook(path, read_only=True)["Rows"])
-    assert records[0]["error"] == (
+    assert records[0]["import_error"] == (
         "Item: unknown item; the invoice has errors on row 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 1989 more"
     )
-    assert records[5]["error"].endswith("row 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 and 1989 more")
+    assert records[5]["import_error"].endswith("row 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 and 1989 more")
 
 
 # ------------------------------------------------------------------------------------- cells as read back
@@ -735,11 +738,11 @@ def test_status_fills_and_amount_formats(odd_book: openpyxl.Workbook) -> None:
     assert total[2].value == 3 and total[2].data_type == "n" and total[2].number_format == "#,##0.00"
     assert total[0].value is None
     rows = odd_book["Rows"]
-    assert [fill(c) for c in column_cells(rows, "status")] == [
+    assert [fill(c) for c in column_cells(rows, "import_status")] == [
         results.STATUS_FILLS[s]
         for s in (Status.INVALID, Status.INVALID, Status.FAILED, Status.CREATED, Status.INVALID)
     ]
-    assert all(fill(c) is None for c in column_cells(rows, "error"))
+    assert all(fill(c) is None for c in column_cells(rows, "import_error"))
     summary = {r[0].value: r for r in odd_book["Summary"].iter_rows() if r[0].value}
     assert fill(summary["created"][1]) == results.STATUS_FILLS[Status.CREATED]
     assert summary["EUR"][1].value == 3 and summary["EUR"][1].number_format == "#,##0.00"

@@ -23,6 +23,7 @@ TEXT: dict[str, list[Any]] = {
     "currency": ["EUR", "USD", "XXX", "eur"],
     "language": ["en-US", "de-DE", "xx-XX"],
     "template_type": ["0", "1", "2"],
+    "status": ["Draft", "Paid", "Billed"],  # normalised before the check: Billed passes as Sent
 }
 
 

@@ -112,7 +112,7 @@ def test_columns_sheet_documents_every_column(template: Path) -> None:
 def test_dropdowns_for_currency_language_and_template_type(template: Path, name: str) -> None:
     book = openpyxl.load_workbook(template)
     found = validations_by_column(book[name])
-    assert set(found) == {"currency", "language", "template_type"}
+    assert set(found) == {"currency", "language", "template_type", "status"}
     for header, (_, ranges) in found.items():
         letter = ranges[0]
         assert ranges == f"{letter}2:{letter}10000", header
