@@ -106,7 +106,7 @@ def test_title_rows_totals_rows_and_amounts_as_finance_writes_them(fresh_sandbox
     assert not [line for line in result.stderr.splitlines() if "row 12," in line or "row 13," in line]
     rows = {row["row"]: row for row in sheet_rows(results, "Rows")}  # kept in Rows, marked, not invalid
     for row in (12, 13):
-        assert not rows[row]["status"] and "totals row" in rows[row]["error"], rows[row]
+        assert not rows[row]["import_status"] and "totals row" in rows[row]["import_error"], rows[row]
     summary = {row[0]: row[1] for row in load_workbook(results)["Summary"].iter_rows(values_only=True)}
     assert summary["rows of no invoice (invalid)"] == 0 and summary["totals rows (not imported)"] == 2
     # 4: the reasons of the two refused amounts
