@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from importer.validate import ValidatedRows
 
 _INVOICE_VALUES = tuple(c for c in INVOICE_LEVEL if c != INVOICE_KEY)
+_VALUE_KEYS = (INVOICE_KEY, *_INVOICE_VALUES)  # the keys of Invoice.values, the number first
 
 
 def group_rows(rows: ValidatedRows) -> Validation:
@@ -58,7 +59,7 @@ def group_rows(rows: ValidatedRows) -> Validation:
     for number, (start, end), values, total, errors in zip(
         numbers, bounds, zip(*heads_values, strict=True), totals, errors_of, strict=True
     ):
-        invoice_values = {INVOICE_KEY: number, **dict(zip(_INVOICE_VALUES, values, strict=True))}
+        invoice_values = dict(zip(_VALUE_KEYS, (number, *values), strict=True))
         known = total if not errors else None
         block = LineBlock(lines, start, end)
         mismatch = _mismatch(known, invoice_values.get(TOTAL.expected), row_list[start], block)

@@ -288,7 +288,7 @@ class Line:
         return self.values.get("line_description")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invoice:
     """One invoice: the rows sharing an invoice number, in row order (built by importer.group).
 

@@ -164,8 +164,8 @@ def totals_rows(table: MappedTable) -> np.ndarray:
     count = len(frame)
     number = _codes_of(frame[INVOICE_KEY], table.coded.get(INVOICE_KEY))
     labelled = _per_value(says_total, *number)
-    if len(table.raw.frame.columns):
-        first = table.raw.frame.columns[0]
+    first = table.raw.frame.columns[0] if len(table.raw.frame.columns) else None
+    if first is not None and first != table.headers.get(INVOICE_KEY):  # (else just tested above)
         labelled |= _per_value(says_total, *_codes_of(table.raw.frame[first], table.raw.coded.get(first)))
     filled = {
         name: (table.coded[name].codes >= 0) if name in table.coded else frame[name].notna().to_numpy()
