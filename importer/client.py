@@ -535,7 +535,8 @@ class CrmClient:
         login: bool = False,
     ) -> dict[str, Any]:
         last: TransientError | None = None
-        for attempt in range(max(1, self.retry.attempts)):
+        attempts = max(1, self.retry.attempts)
+        for attempt in range(attempts):
             if attempt:
                 await self.backoff(attempt - 1, last.retry_after if last else None)
             try:
@@ -546,7 +547,7 @@ class CrmClient:
         reason = answer_text(last)
         raise CrmUnreachableError(
             f"the CRM at {self.url} did not answer {method} {path} "
-            f"after {self.retry.attempts} attempts: {reason}"
+            f"after {attempts} attempt{'s' if attempts > 1 else ''}: {reason}"
         )
 
     async def _send_once(

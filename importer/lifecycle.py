@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,9 @@ from importer.journal import Journal, JournalEntry, JournalState, RunRecord, def
 from importer.models import CrmStatus, UndoItem, UndoReport, UndoStatus
 from importer.pipeline import Connection, crm_endpoint, make_client, os_user, plural, sigint_sets
 from importer.post import lines_signature
+from importer.totals import crm_cost
 
 DELETE_BATCH = 500  # invoice IDs per batch delete
-CENT = Decimal("0.01")
 
 
 # ----------------------------------------------------------------------------- history
@@ -247,7 +247,7 @@ async def _check_one(entry: JournalEntry, crm: CrmApi, force: bool) -> tuple[Und
             base, status=UndoStatus.GONE, reason="already deleted in the CRM by someone else"
         ), False
     status = CrmStatus.of(record)
-    total = _cost(record)
+    total = crm_cost(record)
     item = replace(base, crm_status=status, crm_total=total)
     if record.get("canDelete") is False:
         return replace(item, reason="you may not delete it (only a CRM administrator or its creator)"), False
@@ -279,13 +279,6 @@ def _changes(
     elif entry.crm_total is not None and total is not None and format(total, "f") != entry.crm_total:
         reasons.append(f"its total is {total} in the CRM, {entry.crm_total} when imported")
     return "; ".join(reasons)
-
-
-def _cost(record: Mapping[str, Any]) -> Decimal | None:
-    cost = record.get("cost")
-    if isinstance(cost, int | float | str) and not isinstance(cost, bool):
-        return Decimal(str(cost)).quantize(CENT, rounding=ROUND_HALF_EVEN)
-    return None
 
 
 # ----------------------------------------------------------------------------- undo: the deletes

@@ -74,7 +74,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -91,9 +91,9 @@ from importer.errors import (
 )
 from importer.journal import Journal, JournalEntry, JournalState, number_key
 from importer.models import CrmStatus, Invoice, Outcome, ResolvedInvoice, Status, moves_left
-from importer.payload import build_payload, content_hash, describe_sent
+from importer.payload import build_payload, content_hash, decimal_text, describe_sent
+from importer.totals import crm_cost
 
-CENT = Decimal("0.01")
 T = TypeVar("T")
 CrmInvoice = dict[str, Any]
 
@@ -298,7 +298,7 @@ async def _settle_existing(
     elif entry is not None and entry.state is JournalState.POSTING:
         full = record if _is_full(record) else await _get_invoice(crm, crm_id)
         _record_answer(journal, invoice.number, crm_id, entry.content_hash or "", full)
-        cost = _cost(record) if cost_known else _full_cost(full)
+        cost = crm_cost(record) if cost_known else _full_cost(full)
         how = "created by an interrupted earlier run"
         outcome = _skipped(invoice, entry, crm_id, cost, how, status=CrmStatus.of(full or record))
         track.move(S.CHANGED if outcome.status is Status.CHANGED else S.SKIPPED, outcome)
@@ -510,7 +510,7 @@ def _record_created(
         Outcome(
             Status.CREATED,
             crm_id=created["id"],
-            crm_total=_cost(created),
+            crm_total=crm_cost(created),
             crm_status=CrmStatus.of(created) or CrmStatus.DRAFT,
         ),
     )
@@ -568,7 +568,7 @@ def _int_of(value: Any) -> int:
 
 def _amount_of(value: Any) -> str:
     try:
-        return format(Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_EVEN), "f")
+        return decimal_text(Decimal(str(value or 0)))
     except ArithmeticError:
         return str(value)
 
@@ -686,22 +686,15 @@ def _is_full(record: Mapping[str, Any] | None) -> bool:
 
 def _full_cost(full: Mapping[str, Any] | None) -> Decimal | None:
     """The total of a full invoice; None for anything else (a thin answer's cost is always 0)."""
-    return _cost(full) if full is not None and _is_full(full) else None
+    return crm_cost(full) if full is not None and _is_full(full) else None
 
 
 async def _known_cost(crm: CrmApi, record: CrmInvoice, cost_known: bool) -> Decimal | None:
     """The CRM's total of an invoice: from a listing (``cost_known``) or a full record; a thin (by-number)
     record says 0, so the full one is fetched."""
     if cost_known or _is_full(record):
-        return _cost(record)
+        return crm_cost(record)
     return _full_cost(await _get_invoice(crm, int(record["id"])))
-
-
-def _cost(record: Mapping[str, Any]) -> Decimal | None:
-    cost = record.get("cost")
-    if isinstance(cost, int | float | str) and not isinstance(cost, bool):
-        return Decimal(str(cost)).quantize(CENT, rounding=ROUND_HALF_EVEN)
-    return None
 
 
 async def _bounded(
@@ -968,7 +961,7 @@ async def _update_one(
         )
         return
     assert full is not None
-    landed = lines_signature(full.get("invoiceLines")) == expected_sig and _cost(full) == invoice.total
+    landed = lines_signature(full.get("invoiceLines")) == expected_sig and crm_cost(full) == invoice.total
     if entry.state is JournalState.UPDATING and landed and entry.pending_hash == digest:
         track.move(S.UPDATING)  # the interrupted update had reached the CRM: record it
         _record_answer(journal, invoice.number, crm_id, digest, full)
@@ -994,11 +987,11 @@ async def _update_one(
         )
     _record_answer(journal, invoice.number, crm_id, digest, answer)
     track.move(S.UPDATED, _updated(outcome, answer, ""))
-    if _cost(answer) != invoice.total:
+    if crm_cost(answer) != invoice.total:
         track.outcome = replace(
             track.outcome or outcome,
-            message=f"updated, but the CRM's total {_cost(answer)} differs from the file's {invoice.total}: "
-            "check its taxes in the CRM",
+            message=f"updated, but the CRM's total {crm_cost(answer)} differs from the file's "
+            f"{invoice.total}: check its taxes in the CRM",
         )
 
 
@@ -1017,7 +1010,7 @@ def _why_not_updatable(
     if entry.state is JournalState.UPDATING:
         return None  # an update of ours was interrupted half-way (the CRM's update is not atomic): finish it
     signature = lines_signature(full.get("invoiceLines"))
-    total_now = _total_text(_cost(full))
+    total_now = _total_text(crm_cost(full))
     if entry.lines_sig is not None and signature != entry.lines_sig:
         return "not updated: its lines were changed in the CRM since the import"
     if entry.crm_total is not None and total_now != entry.crm_total:
@@ -1030,7 +1023,7 @@ def _updated(outcome: Outcome, answer: Mapping[str, Any], how: str) -> Outcome:
     return Outcome(
         Status.UPDATED,
         crm_id=outcome.crm_id,
-        crm_total=_cost(answer),
+        crm_total=crm_cost(answer),
         crm_status=CrmStatus.of(answer),
         message=note,
     )

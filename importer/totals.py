@@ -10,14 +10,23 @@ The two taxes apply side by side on the discounted amount; the exchange rate pla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from typing import Any
 
 from importer.models import ResolvedLine
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
+
+
+def crm_cost(record: Mapping[str, Any]) -> Decimal | None:
+    """The ``cost`` of a CRM invoice record, to the cent (None when the record has none)."""
+    cost = record.get("cost")
+    if isinstance(cost, int | float | str) and not isinstance(cost, bool):
+        return r2(Decimal(str(cost)))
+    return None
 
 
 def r2(value: Decimal) -> Decimal:
